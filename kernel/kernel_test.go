@@ -36,8 +36,17 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "extract" {
+	switch os.Getenv(childEnv) {
+	case "extract":
 		os.Exit(childExtract())
+	case "cache":
+		p, err := ExtractToCache()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(p.Dir)
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -286,7 +295,7 @@ func runChildren(t *testing.T, n int, dir, umask string, loops int) {
 
 func TestConcurrentExtractProcesses(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "shared", "assets")
-	runChildren(t, 6, dir, "", 3)
+	runChildren(t, 4, dir, "", 2)
 	for _, a := range apiAssets()[:3] {
 		checkFile(t, filepath.Join(dir, a.name), a)
 	}
@@ -440,6 +449,42 @@ func TestExtractToCache(t *testing.T) {
 	}
 	if inode(p.Kernel) == before[manifest.Kernel] && before[manifest.Kernel] != 0 {
 		t.Error("a damaged cached file was not replaced")
+	}
+}
+
+// TestExtractToCacheProcesses starts several processes that fill the same
+// empty cache at once: all must succeed, agree on the directory, and leave
+// intact files and no temporary ones.
+func TestExtractToCacheProcesses(t *testing.T) {
+	base := useTempCache(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]bytes.Buffer, n)
+	errs := make([]bytes.Buffer, n)
+	for i := range cmds {
+		c := exec.Command(self, "-test.run=^$")
+		c.Env = append(os.Environ(), childEnv+"=cache", "XDG_CACHE_HOME="+base, "HOME="+base)
+		c.Stdout, c.Stderr = &outs[i], &errs[i]
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = c
+	}
+	want, _ := CacheDir()
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("process %d: %v: %s", i, err, errs[i].String())
+		}
+		if got := strings.TrimSpace(outs[i].String()); got != want {
+			t.Errorf("process %d used %s, want %s", i, got, want)
+		}
+	}
+	for _, a := range apiAssets()[:3] {
+		checkFile(t, filepath.Join(want, a.name), a)
 	}
 }
 
