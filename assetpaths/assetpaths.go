@@ -230,6 +230,10 @@ func VerifyFile(file, name string) error {
 }
 
 func verify(file, name string, want manifest.Digest) error {
+	// Stat before opening: opening a FIFO would block.
+	if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() {
+		return &Error{Asset: name, File: file, Kind: NotRegular, Err: fmt.Errorf("mode %v", fi.Mode())}
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		kind := IO

@@ -319,6 +319,11 @@ func TestVerify(t *testing.T) {
 		{"exact", func(t *testing.T, p string) { os.WriteFile(p, content, 0o644) }, 0},
 		{"missing", func(t *testing.T, p string) {}, Missing},
 		{"directory", func(t *testing.T, p string) { os.Mkdir(p, 0o755) }, NotRegular},
+		{"fifo (must not block)", func(t *testing.T, p string) {
+			if err := mkfifo(p); err != nil {
+				t.Skip(err)
+			}
+		}, NotRegular},
 		{"truncated", func(t *testing.T, p string) { os.WriteFile(p, content[:10], 0o644) }, SizeMismatch},
 		{"trailing garbage", func(t *testing.T, p string) { os.WriteFile(p, append(content[:len(content):len(content)], 'x'), 0o644) }, SizeMismatch},
 		{"same size, one bit flipped", func(t *testing.T, p string) {
