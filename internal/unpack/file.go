@@ -19,7 +19,7 @@ import (
 // content.
 func File(dest string, src io.ReaderAt, srcSize int64, srcName string, want Want) error {
 	return writeAtomic(dest, srcName, want.mode(), func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 1<<20)
+		bw := bufio.NewWriterSize(w, 64<<10)
 		if err := Decode(bw, src, srcSize, srcName, want); err != nil {
 			return err
 		}
