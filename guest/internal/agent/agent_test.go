@@ -58,12 +58,13 @@ var transports = []transport{
 		return b
 	}},
 	{"socketpair", func(t *testing.T, srv *Server) io.ReadWriteCloser {
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		conns := make([]net.Conn, 2)
 		for i, fd := range fds {
+			syscall.CloseOnExec(fd) // or the commands run would hold the stream open
 			f := os.NewFile(uintptr(fd), fmt.Sprintf("socketpair-%d", i))
 			conns[i], err = net.FileConn(f)
 			f.Close()

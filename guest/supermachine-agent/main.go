@@ -1,0 +1,126 @@
+//go:build linux
+
+// Command supermachine-agent serves exec requests inside a supermachine
+// guest (protocol: docs/agent-protocol.md). It listens on AF_VSOCK by
+// default, or serves one byte stream such as a virtconsole (/dev/hvc1),
+// reopening it whenever the host side goes away, or listens on a unix
+// socket. init-oci starts it; see docs/guest.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/supermachine/supermachine_kernel/guest/internal/agent"
+)
+
+func main() {
+	port := flag.Uint("vsock-port", 1024, "AF_VSOCK port to listen on (any CID)")
+	stream := flag.String("stream", "", "serve this byte-stream device (e.g. /dev/hvc1) instead of vsock")
+	sock := flag.String("unix", "", "listen on this unix socket path instead of vsock")
+	verbose := flag.Bool("v", false, "log every rejected frame and session error")
+	flag.Parse()
+	if flag.NArg() != 0 || (*stream != "" && *sock != "") {
+		fmt.Fprintln(os.Stderr, "usage: supermachine-agent [-vsock-port N | -stream DEVICE | -unix PATH] [-v]")
+		os.Exit(2)
+	}
+	srv := &agent.Server{}
+	if *verbose {
+		srv.Logf = logf
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	var err error
+	switch {
+	case *stream != "":
+		err = serveStream(ctx, srv, *stream)
+	case *sock != "":
+		var l net.Listener
+		if l, err = net.Listen("unix", *sock); err == nil {
+			err = srv.Serve(ctx, l)
+		}
+	default:
+		err = serveVsock(ctx, srv, uint32(*port))
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		logf("%v", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "supermachine-agent: "+format+"\n", args...)
+}
+
+// serveStream serves a device until ctx ends, reopening it after the
+// host side disconnects (EOF or an error).
+func serveStream(ctx context.Context, srv *agent.Server, dev string) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		f, err := os.OpenFile(dev, os.O_RDWR|syscall.O_NOCTTY, 0)
+		if err != nil {
+			logf("open %s: %v (retrying)", dev, err)
+		} else {
+			if err := agent.MakeRaw(int(f.Fd())); err != nil && !errors.Is(err, unix.ENOTTY) {
+				logf("%s: raw mode: %v", dev, err)
+			}
+			start := time.Now()
+			if err := srv.ServeConn(ctx, f); err != nil {
+				logf("%s: %v", dev, err)
+			}
+			if time.Since(start) > time.Second {
+				backoff = 100 * time.Millisecond
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	return ctx.Err()
+}
+
+// serveVsock listens on AF_VSOCK, which package net does not know: accept
+// with x/sys/unix and hand each connection over as an *os.File.
+func serveVsock(ctx context.Context, srv *agent.Server, port uint32) error {
+	fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("vsock socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrVM{CID: unix.VMADDR_CID_ANY, Port: port}); err != nil {
+		return fmt.Errorf("vsock bind port %d: %w", port, err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		return fmt.Errorf("vsock listen port %d: %w", port, err)
+	}
+	l := os.NewFile(uintptr(fd), fmt.Sprintf("vsock:%d", port))
+	context.AfterFunc(ctx, func() { _ = unix.Shutdown(fd, unix.SHUT_RDWR); l.Close() })
+	for {
+		cfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("vsock accept: %w", err)
+		}
+		c := os.NewFile(uintptr(cfd), fmt.Sprintf("vsock:%d connection", port))
+		go func() {
+			if err := srv.ServeConn(ctx, c); err != nil {
+				logf("vsock connection: %v", err)
+			}
+		}()
+	}
+}
