@@ -48,23 +48,23 @@ func TestBootAgent(t *testing.T) {
 		Dirs:  []string{"/etc"},
 	}
 	b := newBoot(t, img, "SM_AGENT="+vm.AgentDevice)
-	sock := filepath.Join(b.dir, "agent.sock")
-	b.cfg.AgentSocket = sock
+	b.cfg.AgentSocket = filepath.Join(b.dir, "agent.sock")
 	b.start()
 
 	ctx, cancel := context.WithTimeout(context.Background(), bootTimeout)
 	defer cancel()
+	conn, err := b.m.DialAgent(ctx)
+	if err != nil {
+		b.fatalf("%v", err)
+	}
+	c := agentclient.New(conn)
+	defer c.Close()
 	if err := b.m.WaitForLine(ctx, report.AgentReady); err != nil {
 		b.fatalf("waiting for the agent: %v", err)
 	}
 	if port := fmt.Sprintf("probe: virtio port %s is %q", vm.AgentDevice, vm.AgentPortName); !vm.HasLine(b.m.Console(), port) {
 		b.fatalf("the guest has no %s named %q: the agent cannot serve it", vm.AgentDevice, vm.AgentPortName)
 	}
-	c, err := agentclient.Dial(ctx, "unix", sock)
-	if err != nil {
-		b.fatalf("%v", err)
-	}
-	defer c.Close()
 
 	t.Run("one-after-the-other", func(t *testing.T) {
 		for _, tc := range []struct {

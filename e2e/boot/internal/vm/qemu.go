@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -80,6 +81,10 @@ func (c *Config) Args() ([]string, error) {
 		if strings.ContainsAny(p, ",=") && what != "kernel" {
 			return nil, fmt.Errorf("%s path %q: QEMU options cannot take a path holding ',' or '='", what, p)
 		}
+	}
+	// sun_path holds 108 bytes including the NUL.
+	if len(c.AgentSocket) > 107 {
+		return nil, fmt.Errorf("agent socket path %q is %d bytes, longer than a unix socket path can be (107): use a shorter TMPDIR", c.AgentSocket, len(c.AgentSocket))
 	}
 	args := []string{
 		"-M", "virt", "-global", "virtio-mmio.force-legacy=false", "-cpu", "cortex-a72", "-smp", "1", "-m", "256",
@@ -153,9 +158,11 @@ func Start(cfg Config) (*Machine, error) {
 		close(m.done)
 	}()
 	go func() {
+		timer := time.NewTimer(cfg.Timeout)
+		defer timer.Stop()
 		select {
 		case <-m.done:
-		case <-time.After(cfg.Timeout):
+		case <-timer.C:
 			m.mu.Lock()
 			m.timeout = true
 			m.mu.Unlock()
@@ -202,6 +209,33 @@ func (m *Machine) Console() []byte {
 
 // Stderr returns QEMU's own output so far.
 func (m *Machine) Stderr() []byte { return m.stderr.Bytes() }
+
+// DialAgent connects to the agent's port socket (Config.AgentSocket) as
+// soon as QEMU listens on it, retrying until ctx ends or QEMU exits.
+//
+// Connect before the guest boots: while no host is connected, a read of
+// the guest's port returns end-of-file, so the agent closes and reopens
+// it, and the kernel discards whatever arrived in between (virtio_console
+// port_fops_release), which can swallow the first request.
+func (m *Machine) DialAgent(ctx context.Context) (net.Conn, error) {
+	if m.cfg.AgentSocket == "" {
+		return nil, errors.New("vm: DialAgent: the machine has no agent port")
+	}
+	var d net.Dialer
+	for {
+		c, err := d.DialContext(ctx, "unix", m.cfg.AgentSocket)
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connecting to the agent port %s: %v (%w)", m.cfg.AgentSocket, err, ctx.Err())
+		case <-m.done:
+			return nil, fmt.Errorf("QEMU exited before its agent port %s accepted a connection: %v", m.cfg.AgentSocket, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
 
 // WaitForLine waits until the console has a line equal to line. It fails
 // when ctx ends or QEMU exits first.

@@ -32,6 +32,7 @@ func TestConfigArgs(t *testing.T) {
 		},
 		{name: "comma-in-disk", cfg: Config{Kernel: "/k", Disk: "/d/a,b", Console: "/d/c"}, err: "disk path"},
 		{name: "equals-in-console", cfg: Config{Kernel: "/k", Disk: "/d/r", Console: "/d/c=1"}, err: "console path"},
+		{name: "long-socket", cfg: Config{Kernel: "/k", Disk: "/d/r", Console: "/d/c", AgentSocket: "/" + strings.Repeat("s", 107)}, err: "longer than a unix socket path"},
 		{name: "comma-in-socket", cfg: Config{Kernel: "/k", Disk: "/d/r", Console: "/d/c", AgentSocket: "/d/s,x"}, err: "agent socket path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
