@@ -13,6 +13,7 @@ import (
 	"github.com/supermachine/supermachine_kernel/agentclient"
 	"github.com/supermachine/supermachine_kernel/e2e/boot/internal/report"
 	"github.com/supermachine/supermachine_kernel/e2e/boot/internal/vm"
+	"github.com/supermachine/supermachine_kernel/guest/agentproto"
 	"github.com/supermachine/supermachine_kernel/guest/initstatus"
 )
 
@@ -111,6 +112,18 @@ func TestBootAgent(t *testing.T) {
 		}
 		t.Logf("1 MiB of stdout over the virtio serial port in %v", time.Since(start).Round(time.Millisecond))
 	})
+	t.Run("stdin", func(t *testing.T) {
+		// More than the agent's stdin window, so flow control is exercised.
+		in := report.Pattern(agentproto.StdinWindow+100_000, 5)
+		r := run(ctx, c, agentclient.Request{Argv: []string{"probe", "cat"}, Stdin: bytes.NewReader(in)})
+		if r.err != nil || r.res.ExitCode != 0 {
+			b.errorf(t, "Exec cat: exit %d, error %v, stderr %q", r.res.ExitCode, r.err, r.stderr.String())
+			return
+		}
+		if !bytes.Equal(r.stdout.Bytes(), in) {
+			b.errorf(t, "cat: got %d bytes back for %d of stdin (first difference at %d)", r.stdout.Len(), len(in), firstDiff(r.stdout.Bytes(), in))
+		}
+	})
 	t.Run("at-the-same-time", func(t *testing.T) {
 		// Each waits for the other's marker file, so they pass only if the
 		// agent runs them concurrently.
@@ -145,7 +158,7 @@ func TestBootAgent(t *testing.T) {
 		b.fatalf("Exec probe stop: exit %d, error %v, stderr %q", r.res.ExitCode, r.err, r.stderr.String())
 	}
 	b.wait()
-	b.checkEnd(initstatus.Exited(7))
+	t.Run("status-line-and-power-off", func(t *testing.T) { b.checkEnd(t, initstatus.Exited(7)) })
 }
 
 func firstDiff(a, b []byte) int {

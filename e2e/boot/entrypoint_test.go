@@ -45,7 +45,7 @@ func TestBootEntrypoint(t *testing.T) {
 		"PROBE_EXIT=42")
 	b.start()
 	b.wait()
-	b.checkEnd(initstatus.Exited(42))
+	t.Run("status-line-and-power-off", func(t *testing.T) { b.checkEnd(t, initstatus.Exited(42)) })
 
 	r, err := report.Find(b.res.Console)
 	if err != nil {

@@ -161,21 +161,19 @@ func (b *boot) describe() string {
 
 // checkEnd checks that the guest powered off by itself, printed the status
 // line want, and left the disk image unchanged.
-func (b *boot) checkEnd(want initstatus.Status) {
-	b.t.Helper()
+func (b *boot) checkEnd(t *testing.T, want initstatus.Status) {
+	t.Helper()
 	r := *b.res
 	if r.TimedOut || r.Err != nil {
-		b.fatalf("the VM did not power off by itself")
+		b.errorf(t, "the VM did not power off by itself")
 	}
-	st, ok := initstatus.Find(r.Console)
-	if !ok {
-		b.fatalf("no init-oci status line on the console")
+	if st, ok := initstatus.Find(r.Console); !ok {
+		b.errorf(t, "no init-oci status line on the console")
+	} else if st != want {
+		b.errorf(t, "init-oci status line: got %q, want %q", st, want)
 	}
-	if st != want {
-		b.fatalf("init-oci status line: got %q, want %q", st, want)
-	}
-	if got := sha256File(b.t, b.disk); got != b.diskSum {
-		b.fatalf("the root disk %s changed during the boot (sha256 %s, was %s): the image layer must stay read-only", b.disk, got, b.diskSum)
+	if got := sha256File(t, b.disk); got != b.diskSum {
+		b.errorf(t, "the root disk %s changed during the boot (sha256 %s, was %s): the image layer must stay read-only", b.disk, got, b.diskSum)
 	}
 }
 

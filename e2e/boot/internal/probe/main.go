@@ -15,12 +15,14 @@
 //	                                 create DIR/ME, wait for DIR/PEER (so two copies prove they run at
 //	                                 the same time), print ME to stdout and stderr, exit CODE
 //	probe bulk N SEED                write report.Pattern(N, SEED) to stdout
+//	probe cat                        copy stdin to stdout
 package main
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,7 +35,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail(2, "usage: probe main|serve|stop|say|where|rendezvous|bulk ...")
+		fail(2, "usage: probe main|serve|stop|say|where|rendezvous|bulk|cat ...")
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
@@ -61,6 +63,11 @@ func main() {
 	case "rendezvous":
 		need(args, 4)
 		rendezvous(args[0], args[1], args[2], atoi(args[3]))
+	case "cat":
+		need(args, 0)
+		if _, err := io.Copy(os.Stdout, os.Stdin); err != nil {
+			fail(1, "cat: %v", err)
+		}
 	case "bulk":
 		need(args, 2)
 		p := report.Pattern(atoi(args[0]), uint32(atoi(args[1])))
