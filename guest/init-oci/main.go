@@ -120,7 +120,9 @@ func run() initstatus.Status {
 	}
 	agentPID := 0
 	if layout.Agent != "" {
-		agentPID = startAgent(ov.Agent, env)
+		// The image's environment, without the entrypoint user's HOME:
+		// the agent runs as root.
+		agentPID = startAgent(ov.Agent, proc.Env)
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)

@@ -61,33 +61,60 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "supermachine-agent: "+format+"\n", args...)
 }
 
-// serveStream serves a device until ctx ends, reopening it after the
-// host side disconnects (EOF or an error).
+// serveStream serves a device until ctx ends. When the host side goes
+// away the stream reads EOF: the sessions end, and a new stream is served on
+// the same open file once the host is back. The device is not reopened for
+// that, because opening a virtio port discards the bytes the host already
+// sent; it is reopened only after a read or write error.
 func serveStream(ctx context.Context, srv *agent.Server, dev string) error {
 	backoff := 100 * time.Millisecond
+	var f *os.File
 	for ctx.Err() == nil {
-		f, err := os.OpenFile(dev, os.O_RDWR|syscall.O_NOCTTY, 0)
-		if err != nil {
-			logf("open %s: %v (retrying)", dev, err)
-		} else {
-			if err := agent.MakeRaw(int(f.Fd())); err != nil && !errors.Is(err, unix.ENOTTY) {
+		if f == nil {
+			var err error
+			if f, err = os.OpenFile(dev, os.O_RDWR|syscall.O_NOCTTY, 0); err != nil {
+				logf("open %s: %v (retrying)", dev, err)
+				f = nil
+			} else if err := agent.MakeRaw(int(f.Fd())); err != nil && !errors.Is(err, unix.ENOTTY) {
 				logf("%s: raw mode: %v", dev, err)
 			}
-			start := time.Now()
-			if err := srv.ServeConn(ctx, f); err != nil {
-				logf("%s: %v", dev, err)
-			}
-			if time.Since(start) > time.Second {
-				backoff = 100 * time.Millisecond
+		}
+		start := time.Now()
+		if f != nil {
+			if err := srv.ServeConn(ctx, keepOpen{f, ctx}); err != nil {
+				logf("%s: %v (reopening)", dev, err)
+				f.Close()
+				f = nil
 			}
 		}
+		if time.Since(start) > time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		// EOF right away means no host is connected yet: poll gently.
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 2*time.Second)
+		backoff = min(2*backoff, time.Second)
+	}
+	if f != nil {
+		f.Close()
 	}
 	return ctx.Err()
+}
+
+// keepOpen stops ServeConn from closing the device at the end of a
+// stream; once ctx is done, closing is what interrupts the pending read.
+type keepOpen struct {
+	*os.File
+	ctx context.Context
+}
+
+func (k keepOpen) Close() error {
+	if k.ctx.Err() != nil {
+		return k.File.Close()
+	}
+	return nil
 }
 
 // serveVsock listens on AF_VSOCK, which package net does not know: accept
