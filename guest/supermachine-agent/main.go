@@ -117,37 +117,10 @@ func (k keepOpen) Close() error {
 	return nil
 }
 
-// serveVsock listens on AF_VSOCK, which package net does not know: accept
-// with x/sys/unix and hand each connection over as an *os.File.
 func serveVsock(ctx context.Context, srv *agent.Server, port uint32) error {
-	fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	l, err := agent.ListenVsock(port)
 	if err != nil {
-		return fmt.Errorf("vsock socket: %w", err)
+		return err
 	}
-	if err := unix.Bind(fd, &unix.SockaddrVM{CID: unix.VMADDR_CID_ANY, Port: port}); err != nil {
-		return fmt.Errorf("vsock bind port %d: %w", port, err)
-	}
-	if err := unix.Listen(fd, 16); err != nil {
-		return fmt.Errorf("vsock listen port %d: %w", port, err)
-	}
-	l := os.NewFile(uintptr(fd), fmt.Sprintf("vsock:%d", port))
-	context.AfterFunc(ctx, func() { _ = unix.Shutdown(fd, unix.SHUT_RDWR); l.Close() })
-	for {
-		cfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
-		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
-			continue
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("vsock accept: %w", err)
-		}
-		c := os.NewFile(uintptr(cfd), fmt.Sprintf("vsock:%d connection", port))
-		go func() {
-			if err := srv.ServeConn(ctx, c); err != nil {
-				logf("vsock connection: %v", err)
-			}
-		}()
-	}
+	return srv.Serve(ctx, l)
 }

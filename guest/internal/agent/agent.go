@@ -53,10 +53,8 @@ func (s *Server) logf(format string, args ...any) {
 // Serve accepts connections from l and serves each with ServeConn until l
 // fails or ctx is done.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	go func() {
-		<-ctx.Done()
-		l.Close()
-	}()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
