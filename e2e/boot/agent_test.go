@@ -59,7 +59,7 @@ func TestBootAgent(t *testing.T) {
 		b.fatalf("%v", err)
 	}
 	c := agentclient.New(conn)
-	defer c.Close()
+	defer func() { c.Close() }()
 	if err := b.m.WaitForLine(ctx, report.AgentReady); err != nil {
 		b.fatalf("waiting for the agent: %v", err)
 	}
@@ -147,6 +147,21 @@ func TestBootAgent(t *testing.T) {
 				b.errorf(t, "concurrent Exec %s: got exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr %q",
 					me, r.res.ExitCode, r.stdout.String(), r.stderr.String(), 11+i, me+"-out\n", me+"-err\n")
 			}
+		}
+	})
+
+	t.Run("reconnect", func(t *testing.T) {
+		// The agent must serve a host that went away and came back.
+		c.Close()
+		conn, err := b.m.DialAgent(ctx)
+		if err != nil {
+			b.errorf(t, "%v", err)
+			return
+		}
+		c = agentclient.New(conn)
+		r := run(ctx, c, agentclient.Request{Argv: []string{"probe", "say", "again", "", "0"}})
+		if r.err != nil || r.res.ExitCode != 0 || r.stdout.String() != "again" {
+			b.errorf(t, "Exec after reconnecting: exit %d, error %v, stdout %q", r.res.ExitCode, r.err, r.stdout.String())
 		}
 	})
 

@@ -214,9 +214,10 @@ func (m *Machine) Stderr() []byte { return m.stderr.Bytes() }
 // soon as QEMU listens on it, retrying until ctx ends or QEMU exits.
 //
 // Connect before the guest boots: while no host is connected, a read of
-// the guest's port returns end-of-file, so the agent closes and reopens
-// it, and the kernel discards whatever arrived in between (virtio_console
-// port_fops_release), which can swallow the first request.
+// the guest's port returns end-of-file, and the agent polls (up to a second
+// apart) until one is; a host that is already there is served at once.
+// QEMU keeps what the host sends in the socket until the agent opens the
+// port.
 func (m *Machine) DialAgent(ctx context.Context) (net.Conn, error) {
 	if m.cfg.AgentSocket == "" {
 		return nil, errors.New("vm: DialAgent: the machine has no agent port")
