@@ -70,7 +70,7 @@ func decode(v *verifier, r io.ReaderAt, size int64, name string, workers int) er
 			return decodeParallel(v, r, size, name, streams, workers)
 		}
 	}
-	return decodeStream(v, r, size, name)
+	return decodeStream(v, r, size, name, v.limit)
 }
 
 func parallelizable(streams []stream) bool {
@@ -177,12 +177,13 @@ func locate(r io.ReaderAt, size int64) ([]stream, error) {
 }
 
 // dictCap is the dictionary to allocate for a block: the declared size, but
-// no more than the block's output when that is known (a block starts with a
-// dictionary reset, so no match reaches further back than its own start).
-func dictCap(h blockHeader, uncompressed int64) int {
+// no more than the block's output can be (a block starts with a dictionary
+// reset, so no match reaches further back than its own start). bound is the
+// block's size when known, else the most output the caller allows.
+func dictCap(h blockHeader, bound int64) int {
 	d := h.dictSize
-	if uncompressed >= 0 && uncompressed < d {
-		d = uncompressed
+	if bound >= 0 && bound < d {
+		d = bound
 	}
 	if d < lzma.MinDictCap {
 		d = lzma.MinDictCap
@@ -199,7 +200,7 @@ func blockErr(name string, kind Kind, si, bi int, err error) *Error {
 // dictionary at a time: the fallback for single-block files, huge blocks
 // and anything locate could not parse. It checks everything the format
 // defines: headers, block checks, index records, footers, padding.
-func decodeStream(w io.Writer, r io.ReaderAt, size int64, name string) error {
+func decodeStream(w io.Writer, r io.ReaderAt, size int64, name string, limit int64) error {
 	trunc := func(what string) error { return newErr(name, Truncated, "file ends inside %s", what) }
 	pos := int64(0)
 	buf := make([]byte, 256<<10)
@@ -262,7 +263,11 @@ func decodeStream(w io.Writer, r io.ReaderAt, size int64, name string) error {
 				end = pos + h.compressed
 			}
 			s := newSrc(r, pos, end, srcBufSize)
-			rd, err := lzma.Reader2Config{DictCap: dictCap(h, h.uncompressed)}.NewReader2(s)
+			bound := limit
+			if h.uncompressed >= 0 {
+				bound = h.uncompressed
+			}
+			rd, err := lzma.Reader2Config{DictCap: dictCap(h, bound)}.NewReader2(s)
 			if err != nil {
 				return blockErr(name, Corrupt, si, bi, err)
 			}
@@ -318,6 +323,9 @@ func decodeStream(w io.Writer, r io.ReaderAt, size int64, name string) error {
 		got, err := parseIndex(idx)
 		if err != nil {
 			return newErr(name, Corrupt, "stream %d: %w", si+1, err)
+		}
+		if len(got) != len(recs) {
+			return newErr(name, Corrupt, "stream %d: index lists %d blocks, the stream has %d", si+1, len(got), len(recs))
 		}
 		for i := range got {
 			if got[i].unpadded != recs[i].unpadded || got[i].uncompressed != recs[i].uncompressed {
