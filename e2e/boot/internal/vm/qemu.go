@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -144,8 +143,7 @@ func Start(cfg Config) (*Machine, error) {
 	m := &Machine{cfg: cfg, done: make(chan struct{})}
 	m.cmd = exec.Command(cfg.Tools.QEMU, args...)
 	m.cmd.Stdout, m.cmd.Stderr = &m.stderr, &m.stderr
-	// QEMU dies with the test process even if it is killed outright.
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	m.cmd.SysProcAttr = sysProcAttr()
 	m.start = time.Now()
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", cfg.Tools.QEMU, err)
