@@ -13,15 +13,15 @@ const (
 )
 
 const (
-	// InitOCILen is zero: assets/manifest.json has no init-oci entry yet.
-	InitOCILen = 0
-	// InitOCISHA256 is empty: assets/manifest.json has no init-oci entry yet.
-	InitOCISHA256 = ""
+	// InitOCILen is the exact size in bytes of the decompressed init-oci (elf-static-aarch64, aarch64).
+	InitOCILen = 2228350
+	// InitOCISHA256 is the lower-case hex sha256 of the decompressed init-oci.
+	InitOCISHA256 = "01a6a8e3bf16a1c1376cb8ba8f6a4accfff8e2d86ed99e7863326abfab3d15a0"
 )
 
 const (
-	// SupermachineAgentLen is zero: assets/manifest.json has no supermachine-agent entry yet.
-	SupermachineAgentLen = 0
-	// SupermachineAgentSHA256 is empty: assets/manifest.json has no supermachine-agent entry yet.
-	SupermachineAgentSHA256 = ""
+	// SupermachineAgentLen is the exact size in bytes of the decompressed supermachine-agent (elf-static-aarch64, aarch64).
+	SupermachineAgentLen = 2949246
+	// SupermachineAgentSHA256 is the lower-case hex sha256 of the decompressed supermachine-agent.
+	SupermachineAgentSHA256 = "38f9d6d60db4e873fe83036bd8e8f4d678b5a4d1472740a389cd0386b1d09922"
 )

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,7 +159,11 @@ func TestGuestsReproduce(t *testing.T) {
 			if v := a.Provenance["go_version"]; v != local {
 				t.Skipf("%s was built with %s; the local toolchain is %s, whose output may differ", g.name, v, local)
 			}
-			rev, dirty, err := guestRevision(root)
+			rev, err := guestRevision(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dirty, err := dirtyInputs(root, g.pkg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,8 +176,8 @@ func TestGuestsReproduce(t *testing.T) {
 			}
 			if got := digest(b); got != a.Raw {
 				hint := "re-run go run ./tools/bake"
-				if dirty {
-					hint = "the guest sources have uncommitted changes; commit them and re-run go run ./tools/bake"
+				if len(dirty) > 0 {
+					hint = fmt.Sprintf("uncommitted changes in %v; commit them and re-run go run ./tools/bake", dirty)
 				}
 				t.Errorf("%s built from this checkout: %d bytes sha256 %s; manifest says %d bytes sha256 %s (%s)", g.pkg, got.Size, got.SHA256, a.Raw.Size, a.Raw.SHA256, hint)
 			}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/supermachine/supermachine_kernel/internal/format"
@@ -99,40 +101,90 @@ func git(root string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// guestRevision returns the last commit touching the guest sources and
-// whether the working tree has uncommitted changes (or untracked files) there.
-func guestRevision(root string) (rev string, dirty bool, err error) {
-	rev, err = git(root, append([]string{"log", "-1", "--format=%H", "--"}, guestSources...)...)
+// guestRevision returns the last commit touching the guest sources.
+func guestRevision(root string) (string, error) {
+	rev, err := git(root, append([]string{"log", "-1", "--format=%H", "--"}, guestSources...)...)
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
 	if rev == "" {
-		return "", false, fmt.Errorf("no commit touches %v yet: commit the guest sources first", guestSources)
+		return "", fmt.Errorf("no commit touches %v yet: commit the guest sources first", guestSources)
 	}
-	st, err := git(root, append([]string{"status", "--porcelain", "--"}, guestSources...)...)
-	if err != nil {
-		return "", false, err
-	}
-	return rev, st != "", nil
+	return rev, nil
 }
 
-// checkGuestDeps makes sure pkg uses no package of this module outside
-// guest/: the source revision covers only guestSources.
-func checkGuestDeps(root, pkg string) error {
-	cmd := exec.Command(goBin(), "list", "-deps", "-f", "{{with .Module}}{{if .Main}}{{$.ImportPath}}{{end}}{{end}}", pkg)
+// dirtyInputs lists the inputs of the build of pkgs (go.mod, go.sum and every
+// file the go command compiles or embeds for a package of this module) that
+// differ from HEAD or are untracked. Tests, BUILD files and other files the
+// build does not read do not count.
+func dirtyInputs(root string, pkgs ...string) ([]string, error) {
+	files, err := guestInputs(root, pkgs...)
+	if err != nil {
+		return nil, err
+	}
+	st, err := git(root, append([]string{"status", "--porcelain", "--untracked-files=all", "--"}, files...)...)
+	if err != nil {
+		return nil, err
+	}
+	var dirty []string
+	for _, l := range strings.Split(st, "\n") {
+		if len(l) > 3 {
+			dirty = append(dirty, l[3:])
+		}
+	}
+	return dirty, nil
+}
+
+type listedPackage struct {
+	ImportPath string
+	Dir        string
+	Module     *struct{ Main bool }
+	GoFiles    []string
+	SFiles     []string
+	EmbedFiles []string
+	OtherFiles []string // .c, .s etc. that a cgo-free build ignores but list anyway
+}
+
+const guestPrefix = "github.com/supermachine/supermachine_kernel/guest/"
+
+// guestInputs returns, relative to root, go.mod, go.sum and the source and
+// embedded files of every package of this module that pkgs depend on. It
+// fails if one of those packages lies outside guest/, which the recorded
+// source revision would not cover.
+func guestInputs(root string, pkgs ...string) ([]string, error) {
+	args := append([]string{"list", "-deps", "-json=ImportPath,Dir,Module,GoFiles,SFiles,EmbedFiles,OtherFiles"}, pkgs...)
+	cmd := exec.Command(goBin(), args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), guestBuildEnv...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("go list -deps %s: %v: %s", pkg, err, strings.TrimSpace(errb.String()))
+		return nil, fmt.Errorf("go list -deps %s: %v: %s", strings.Join(pkgs, " "), err, strings.TrimSpace(errb.String()))
 	}
-	const prefix = "github.com/supermachine/supermachine_kernel/guest/"
-	for _, p := range strings.Fields(string(out)) {
-		if !strings.HasPrefix(p, prefix) {
-			return fmt.Errorf("%s imports %s, outside guest/: its source revision would not cover it", pkg, p)
+	files := []string{"go.mod", "go.sum"}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var p listedPackage
+		if err := dec.Decode(&p); err != nil {
+			return nil, fmt.Errorf("go list -deps: %w", err)
+		}
+		if p.Module == nil || !p.Module.Main {
+			continue
+		}
+		if !strings.HasPrefix(p.ImportPath, guestPrefix) {
+			return nil, fmt.Errorf("%s imports %s, outside guest/: its source revision would not cover it", strings.Join(pkgs, " "), p.ImportPath)
+		}
+		rel, err := filepath.Rel(root, p.Dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, group := range [][]string{p.GoFiles, p.SFiles, p.EmbedFiles, p.OtherFiles} {
+			for _, f := range group {
+				files = append(files, filepath.ToSlash(filepath.Join(rel, f)))
+			}
 		}
 	}
-	return nil
+	sort.Strings(files)
+	return files, nil
 }

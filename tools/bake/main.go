@@ -346,18 +346,19 @@ func bakeGuest(o *options, name string) ([]byte, manifest.Asset, error) {
 			pkg = g.pkg
 		}
 	}
-	rev, dirty, err := guestRevision(o.root)
+	rev, err := guestRevision(o.root)
 	if err != nil {
 		return nil, a, err
 	}
-	if dirty {
+	dirty, err := dirtyInputs(o.root, pkg)
+	if err != nil {
+		return nil, a, err
+	}
+	if len(dirty) > 0 {
 		if !o.force {
-			return nil, a, fmt.Errorf("uncommitted changes under %v: commit them so the manifest's source revision describes what was built (or -force)", guestSources)
+			return nil, a, fmt.Errorf("%s: uncommitted changes in its build inputs %v: commit them so the manifest's source revision describes what was built (or -force)", pkg, dirty)
 		}
 		rev += "+dirty"
-	}
-	if err := checkGuestDeps(o.root, pkg); err != nil {
-		return nil, a, err
 	}
 	gover, err := goVersion(o.root)
 	if err != nil {
