@@ -1,0 +1,134 @@
+package unpack
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ulikunitz/xz"
+)
+
+// Benchmarks decode $UNPACK_BENCH_XZ, else assets/kernel.xz, else a
+// generated 16 MiB file of 2 MiB blocks. Each reports its time relative to
+// ulikunitz's sequential reader measured in the same process
+// (x-vs-ulikunitz; below 1 is faster), so the figure survives a noisy,
+// shared machine better than absolute times do. tools/bench compares with
+// xz-utils.
+
+var benchInput struct {
+	once sync.Once
+	xz   []byte
+	raw  int64
+	ref  time.Duration // median of ulikunitz's reader
+}
+
+func benchXZ(b *testing.B) ([]byte, int64, time.Duration) {
+	benchInput.once.Do(func() {
+		path := os.Getenv("UNPACK_BENCH_XZ")
+		if path == "" {
+			path = filepath.Join("..", "..", "assets", "kernel.xz")
+		}
+		if p, err := os.ReadFile(path); err == nil {
+			benchInput.xz = p
+		} else {
+			benchInput.xz = compress(b, sample(16<<20, 42), 2<<20, checkCRC64)
+		}
+		var ds []time.Duration
+		for i := 0; i < 3; i++ {
+			t := time.Now()
+			benchInput.raw = int64(len(referenceDecode(b, benchInput.xz)))
+			ds = append(ds, time.Since(t))
+		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		benchInput.ref = ds[1]
+	})
+	return benchInput.xz, benchInput.raw, benchInput.ref
+}
+
+func referenceDecode(b *testing.B, x []byte) []byte {
+	r, err := xz.NewReader(bufio.NewReader(bytes.NewReader(x)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := io.Copy(&out, r); err != nil {
+		b.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func reportRatio(b *testing.B, ref time.Duration) {
+	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(ref), "x-vs-ulikunitz")
+}
+
+// BenchmarkDecode is the production path (parallel when the file has
+// several blocks).
+func BenchmarkDecode(b *testing.B) {
+	x, raw, ref := benchXZ(b)
+	b.SetBytes(raw)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := Decode(io.Discard, bytes.NewReader(x), int64(len(x)), "bench.xz", Want{Size: raw}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRatio(b, ref)
+}
+
+// BenchmarkDecodeStream is the single-threaded streaming path.
+func BenchmarkDecodeStream(b *testing.B) {
+	x, raw, ref := benchXZ(b)
+	b.SetBytes(raw)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v := newVerifier(io.Discard, "bench.xz", Want{Size: raw})
+		if err := decode(v, bytes.NewReader(x), int64(len(x)), "bench.xz", 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRatio(b, ref)
+}
+
+// BenchmarkReference is ulikunitz's reader through a bufio.Reader.
+func BenchmarkReference(b *testing.B) {
+	x, raw, ref := benchXZ(b)
+	b.SetBytes(raw)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		referenceDecode(b, x)
+	}
+	reportRatio(b, ref)
+}
+
+// BenchmarkCopy measures Copy (temp file, fsync, chmod, rename) against a
+// plain os.WriteFile of the same bytes, timed in alternation.
+func BenchmarkCopy(b *testing.B) {
+	x, raw, _ := benchXZ(b)
+	data, err := Bytes(x, "bench.xz", Want{Size: raw})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	b.SetBytes(raw)
+	var plain time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := Copy(filepath.Join(dir, "copy"), data, Want{Mode: 0o644}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		t := time.Now()
+		if err := os.WriteFile(filepath.Join(dir, "plain"), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		plain += time.Since(t)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed())/float64(plain), "x-vs-writefile")
+}
