@@ -159,16 +159,12 @@ func TestGuestsReproduce(t *testing.T) {
 			if v := a.Provenance["go_version"]; v != local {
 				t.Skipf("%s was built with %s; the local toolchain is %s, whose output may differ", g.name, v, local)
 			}
-			rev, err := guestRevision(root)
+			src, err := guestSourceOf(root, g.pkg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			dirty, err := dirtyInputs(root, g.pkg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := a.Provenance["source_revision"]; rev != strings.TrimSuffix(want, "+dirty") {
-				t.Logf("guest sources are at %s, the manifest was baked from %s", rev, want)
+			if want := a.Provenance["source_revision"]; src.Revision != strings.TrimSuffix(want, "+dirty") {
+				t.Logf("%s's sources are at %s, the manifest was baked from %s", g.pkg, src.Revision, want)
 			}
 			b, err := buildGuest(root, g.pkg)
 			if err != nil {
@@ -176,8 +172,8 @@ func TestGuestsReproduce(t *testing.T) {
 			}
 			if got := digest(b); got != a.Raw {
 				hint := "re-run go run ./tools/bake"
-				if len(dirty) > 0 {
-					hint = fmt.Sprintf("uncommitted changes in %v; commit them and re-run go run ./tools/bake", dirty)
+				if len(src.Dirty) > 0 {
+					hint = fmt.Sprintf("uncommitted changes in %v; commit them and re-run go run ./tools/bake", src.Dirty)
 				}
 				t.Errorf("%s built from this checkout: %d bytes sha256 %s; manifest says %d bytes sha256 %s (%s)", g.pkg, got.Size, got.SHA256, a.Raw.Size, a.Raw.SHA256, hint)
 			}

@@ -28,10 +28,6 @@ var guestBuildEnv = []string{
 	"GOFLAGS=", "GOEXPERIMENT=", "GOTOOLCHAIN=local", "GOWORK=off",
 }
 
-// guestSources are the paths whose last commit is a guest program's source
-// revision, relative to the repository root.
-var guestSources = []string{"guest", "go.mod", "go.sum"}
-
 // buildCommand is the recorded, human-readable form of how a guest is built.
 func buildCommand(pkg string) string {
 	return strings.Join(guestBuildEnv, " ") + " go build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -o OUT " + pkg
@@ -101,90 +97,90 @@ func git(root string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// guestRevision returns the last commit touching the guest sources.
-func guestRevision(root string) (string, error) {
-	rev, err := git(root, append([]string{"log", "-1", "--format=%H", "--"}, guestSources...)...)
-	if err != nil {
-		return "", err
-	}
-	if rev == "" {
-		return "", fmt.Errorf("no commit touches %v yet: commit the guest sources first", guestSources)
-	}
-	return rev, nil
-}
-
-// dirtyInputs lists the inputs of the build of pkgs (go.mod, go.sum and every
-// file the go command compiles or embeds for a package of this module) that
-// differ from HEAD or are untracked. Tests, BUILD files and other files the
-// build does not read do not count.
-func dirtyInputs(root string, pkgs ...string) ([]string, error) {
-	files, err := guestInputs(root, pkgs...)
-	if err != nil {
-		return nil, err
-	}
-	st, err := git(root, append([]string{"status", "--porcelain", "--untracked-files=all", "--"}, files...)...)
-	if err != nil {
-		return nil, err
-	}
-	var dirty []string
-	for _, l := range strings.Split(st, "\n") {
-		if len(l) > 3 {
-			dirty = append(dirty, l[3:])
-		}
-	}
-	return dirty, nil
-}
-
-type listedPackage struct {
-	ImportPath string
-	Dir        string
-	Module     *struct{ Main bool }
-	GoFiles    []string
-	SFiles     []string
-	EmbedFiles []string
-	OtherFiles []string // .c, .s etc. that a cgo-free build ignores but list anyway
-}
-
-const guestPrefix = "github.com/supermachine/supermachine_kernel/guest/"
-
-// guestInputs returns, relative to root, go.mod, go.sum and the source and
-// embedded files of every package of this module that pkgs depend on. It
-// fails if one of those packages lies outside guest/, which the recorded
-// source revision would not cover.
-func guestInputs(root string, pkgs ...string) ([]string, error) {
-	args := append([]string{"list", "-deps", "-json=ImportPath,Dir,Module,GoFiles,SFiles,EmbedFiles,OtherFiles"}, pkgs...)
-	cmd := exec.Command(goBin(), args...)
+// guestPathspec returns git pathspecs covering the inputs of the build of
+// pkg: go.mod, go.sum, the files directly in the directory of every package
+// of this module that pkg depends on (deleted files count too), and their
+// embedded files; minus tests, testdata and BUILD files, which the go build
+// does not read. It fails if one of those packages lies outside guest/,
+// which is what the guest programs may use. dirs lists the package
+// directories, for the record.
+func guestPathspec(root, pkg string) (spec, dirs []string, err error) {
+	cmd := exec.Command(goBin(), "list", "-deps", "-json=ImportPath,Dir,Module,EmbedFiles", pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), guestBuildEnv...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go list -deps %s: %v: %s", strings.Join(pkgs, " "), err, strings.TrimSpace(errb.String()))
+		return nil, nil, fmt.Errorf("go list -deps %s: %v: %s", pkg, err, strings.TrimSpace(errb.String()))
 	}
-	files := []string{"go.mod", "go.sum"}
+	spec = []string{":(literal)go.mod", ":(literal)go.sum"}
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for dec.More() {
 		var p listedPackage
 		if err := dec.Decode(&p); err != nil {
-			return nil, fmt.Errorf("go list -deps: %w", err)
+			return nil, nil, fmt.Errorf("go list -deps %s: %w", pkg, err)
 		}
 		if p.Module == nil || !p.Module.Main {
 			continue
 		}
 		if !strings.HasPrefix(p.ImportPath, guestPrefix) {
-			return nil, fmt.Errorf("%s imports %s, outside guest/: its source revision would not cover it", strings.Join(pkgs, " "), p.ImportPath)
+			return nil, nil, fmt.Errorf("%s imports %s, outside guest/: the guest programs must build from guest/ alone", pkg, p.ImportPath)
 		}
 		rel, err := filepath.Rel(root, p.Dir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for _, group := range [][]string{p.GoFiles, p.SFiles, p.EmbedFiles, p.OtherFiles} {
-			for _, f := range group {
-				files = append(files, filepath.ToSlash(filepath.Join(rel, f)))
-			}
+		rel = filepath.ToSlash(rel)
+		dirs = append(dirs, rel)
+		spec = append(spec, ":(glob)"+rel+"/*")
+		for _, f := range p.EmbedFiles {
+			spec = append(spec, ":(literal)"+rel+"/"+filepath.ToSlash(f))
 		}
 	}
-	sort.Strings(files)
-	return files, nil
+	sort.Strings(dirs)
+	spec = append(spec, ":(exclude,glob)**/*_test.go", ":(exclude,glob)**/BUILD.bazel", ":(exclude,glob)**/BUILD")
+	return spec, dirs, nil
+}
+
+type listedPackage struct {
+	ImportPath string
+	Dir        string
+	Module     *struct{ Main bool }
+	EmbedFiles []string
+}
+
+const guestPrefix = "github.com/supermachine/supermachine_kernel/guest/"
+
+// guestSource describes the sources a guest program is built from.
+type guestSource struct {
+	Revision string   // last commit touching an input
+	Dirty    []string // inputs that differ from HEAD or are untracked
+	Dirs     []string // package directories of this module it builds from
+}
+
+// guestSourceOf inspects pkg's inputs in root's git checkout.
+func guestSourceOf(root, pkg string) (*guestSource, error) {
+	spec, dirs, err := guestPathspec(root, pkg)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := git(root, append([]string{"log", "-1", "--format=%H", "--"}, spec...)...)
+	if err != nil {
+		return nil, err
+	}
+	if rev == "" {
+		return nil, fmt.Errorf("%s: no commit holds its sources yet: commit them first", pkg)
+	}
+	st, err := git(root, append([]string{"status", "--porcelain", "--untracked-files=all", "--"}, spec...)...)
+	if err != nil {
+		return nil, err
+	}
+	g := &guestSource{Revision: rev, Dirs: dirs}
+	for _, l := range strings.Split(st, "\n") {
+		if len(l) > 3 {
+			g.Dirty = append(g.Dirty, l[3:])
+		}
+	}
+	return g, nil
 }

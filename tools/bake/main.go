@@ -346,17 +346,14 @@ func bakeGuest(o *options, name string) ([]byte, manifest.Asset, error) {
 			pkg = g.pkg
 		}
 	}
-	rev, err := guestRevision(o.root)
+	src, err := guestSourceOf(o.root, pkg)
 	if err != nil {
 		return nil, a, err
 	}
-	dirty, err := dirtyInputs(o.root, pkg)
-	if err != nil {
-		return nil, a, err
-	}
-	if len(dirty) > 0 {
+	rev := src.Revision
+	if len(src.Dirty) > 0 {
 		if !o.force {
-			return nil, a, fmt.Errorf("%s: uncommitted changes in its build inputs %v: commit them so the manifest's source revision describes what was built (or -force)", pkg, dirty)
+			return nil, a, fmt.Errorf("%s: uncommitted changes in its build inputs %v: commit them so the manifest's source revision describes what was built (or -force)", pkg, src.Dirty)
 		}
 		rev += "+dirty"
 	}
@@ -371,7 +368,7 @@ func bakeGuest(o *options, name string) ([]byte, manifest.Asset, error) {
 	a.Provenance = map[string]string{
 		"go_version":      gover,
 		"source_revision": rev,
-		"source_paths":    strings.Join(guestSources, " "),
+		"source_paths":    strings.Join(append([]string{"go.mod", "go.sum"}, src.Dirs...), " "),
 		"package":         pkg,
 		"build_command":   buildCommand(pkg),
 		"license":         "Apache-2.0",
