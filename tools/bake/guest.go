@@ -172,14 +172,25 @@ func guestSourceOf(root, pkg string) (*guestSource, error) {
 	if rev == "" {
 		return nil, fmt.Errorf("%s: no commit holds its sources yet: commit them first", pkg)
 	}
-	st, err := git(root, append([]string{"status", "--porcelain", "--untracked-files=all", "--"}, spec...)...)
+	// -z: NUL-separated and untrimmed, so " M path" keeps its columns.
+	cmd := exec.Command("git", append([]string{"status", "--porcelain", "-z", "--untracked-files=all", "--"}, spec...)...)
+	cmd.Dir = root
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	st, err := cmd.Output()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("git status: %v: %s", err, strings.TrimSpace(errb.String()))
 	}
 	g := &guestSource{Revision: rev, Dirs: dirs}
-	for _, l := range strings.Split(st, "\n") {
-		if len(l) > 3 {
-			g.Dirty = append(g.Dirty, l[3:])
+	entries := strings.Split(string(st), "\x00")
+	for i := 0; i < len(entries); i++ {
+		e := entries[i]
+		if len(e) < 4 {
+			continue
+		}
+		g.Dirty = append(g.Dirty, e[3:])
+		if e[0] == 'R' || e[0] == 'C' {
+			i++ // the original path of a rename or copy follows
 		}
 	}
 	return g, nil
