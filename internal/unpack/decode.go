@@ -67,6 +67,9 @@ func decode(v *verifier, r io.ReaderAt, size int64, name string, workers int) er
 			if total > v.limit {
 				return newErr(name, TooLarge, "the index declares %d bytes, more than the %d allowed", total, v.limit)
 			}
+			if v.want.Size > 0 && total != v.want.Size {
+				return newErr(name, SizeMismatch, "the index declares %d bytes, want %d", total, v.want.Size)
+			}
 			return decodeParallel(v, r, size, name, streams, workers)
 		}
 	}
@@ -100,6 +103,8 @@ func locate(r io.ReaderAt, size int64) ([]stream, error) {
 	var streams []stream
 	end := size
 	for end > 0 {
+		// Stream padding: zeros in 4-byte units after a stream, never
+		// before the first one.
 		for end >= 4 {
 			p, err := readAt(r, end-4, 4, size)
 			if err != nil {
@@ -111,7 +116,7 @@ func locate(r io.ReaderAt, size int64) ([]stream, error) {
 			end -= 4
 		}
 		if end == 0 {
-			break
+			return nil, errors.New("stream padding before the first stream")
 		}
 		if end < headerLen+footerLen {
 			return nil, errors.New("too short for a stream")

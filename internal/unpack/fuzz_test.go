@@ -23,6 +23,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(compress(f, small, 1024, checkCRC64))
 	f.Add(compress(f, small[:100], 0, checkCRC32))
 	f.Add(compress(f, nil, 0, checkNone))
+	f.Add(bytes.Join([][]byte{compress(f, small[:500], 128, checkSHA256), make([]byte, 4), compress(f, small[:50], 0, checkCRC32)}, nil))
 	f.Fuzz(func(t *testing.T, x []byte) {
 		want := Want{MaxSize: 1 << 20}
 		var outs [2][]byte

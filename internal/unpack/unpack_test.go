@@ -125,6 +125,8 @@ func TestBadInput(t *testing.T) {
 		{"trailing garbage", concat(good, []byte("junk")), full, Corrupt, 0},
 		{"trailing odd garbage", concat(good, []byte{1, 2, 3}), full, Corrupt, 0},
 		{"trailing zero not padding", concat(good, []byte{0, 0}), full, Corrupt, 0},
+		{"padding before the stream", concat(make([]byte, 4), good), full, Corrupt, 0},
+		{"only zeros", make([]byte, 16), full, Corrupt, 0},
 		{"size too small", good, Want{Size: int64(len(raw)) - 1}, TooLarge, 0},
 		{"size too big", good, Want{Size: int64(len(raw)) + 1}, SizeMismatch, 0},
 		{"checksum mismatch", good, Want{Size: int64(len(raw)), SHA256: sha(raw[1:])}, ChecksumMismatch, 0},

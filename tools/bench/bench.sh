@@ -79,7 +79,7 @@ for ((r = 0; r < runs; r++)); do
     i=$(((k + r) % ${#names[@]}))  # rotate the order every round
     rm -f "$work/out"
     t0=$(date +%s%N)
-    /usr/bin/time -o "$work/rss" -f "%M" bash -c "run_one $i"
+    /usr/bin/time -o "$work/rss" -f "%M %U %S" bash -c "run_one $i"
     t1=$(date +%s%N)
     cmp -s "$work/out" "$work/ref" || { echo "bench: ${names[$i]} output differs from xz -dc" >&2; exit 1; }
     echo "$(((t1 - t0) / 1000)) $(cat "$work/rss")" >>"$work/times.$i"
@@ -88,10 +88,11 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-declare -a med rss
+declare -a med rss cpu
 for ((i = 0; i < ${#names[@]}; i++)); do
   med[$i]=$(cut -d' ' -f1 "$work/times.$i" | median)
   rss[$i]=$(cut -d' ' -f2 "$work/times.$i" | median)
+  cpu[$i]=$(awk '{ print $3 + $4 }' "$work/times.$i" | median)
 done
 
 out="$work/report.md"
@@ -101,14 +102,17 @@ out="$work/report.md"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before/after: $load_before / $load_after"
   echo "versions: $(go version | cut -d' ' -f3), $(xz --version | head -1)"
   echo
-  echo "| decoder | median wall | MB/s (output) | ratio to xz -T1 | peak RSS |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
+  echo "| decoder | median wall | MB/s (output) | wall ratio to xz -T1 | peak RSS | median CPU (user+sys) | CPU ratio to xz -T1 |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
   for ((i = 0; i < ${#names[@]}; i++)); do
     awk -v n="${names[$i]}" -v us="${med[$i]}" -v ref="${med[1]}" -v sz="$size" -v kb="${rss[$i]}" \
-      'BEGIN { printf "| %s | %.3f s | %.1f | %.2fx | %.1f MiB |\n", n, us/1e6, sz/us, us/ref, kb/1024 }'
+      -v c="${cpu[$i]}" -v cref="${cpu[1]}" \
+      'BEGIN { printf "| %s | %.3f s | %.1f | %.2fx | %.1f MiB | %.2f s | %.2fx |\n", n, us/1e6, sz/us, us/ref, kb/1024, c, c/cref }'
   done
   echo
-  echo "(unxz includes verifying --size and --sha256, fsync and rename; the others write to a redirect.)"
+  echo "(unxz includes verifying --size and --sha256, fsync and rename; the others write to a redirect."
+  echo "Wall ratios of the multi-threaded decoders only mean something when the load average is below the"
+  echo "core count: on a busy machine they get no second core, and their CPU column is the better guide.)"
   echo
   if [[ -d "$root/kernel" ]]; then
     n=$((runs < 5 ? 5 : runs))
