@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -131,4 +132,57 @@ func BenchmarkCopy(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.Elapsed())/float64(plain), "x-vs-writefile")
+}
+
+// BenchmarkBlocks decodes each block of the input alone, one after the
+// other, and reports what bounds the parallel path: the sum of the blocks'
+// times (sum-ms, the single-core cost) and the finish time of the in-order
+// schedule decodeParallel uses on GOMAXPROCS workers (critical-path-ms, the
+// best wall time the parallel path can reach with every core free). Each
+// block's time is its fastest over b.N rounds.
+func BenchmarkBlocks(b *testing.B) {
+	x, _, _ := benchXZ(b)
+	streams, err := locate(bytes.NewReader(x), int64(len(x)))
+	if err != nil {
+		b.Skipf("input is not parallel-decodable: %v", err)
+	}
+	var jobs []*job
+	for si, s := range streams {
+		for bi, blk := range s.blocks {
+			jobs = append(jobs, &job{si: si, bi: bi, check: s.check, b: blk})
+		}
+	}
+	best := make([]time.Duration, len(jobs))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k, j := range jobs {
+			out := make([]byte, j.b.uncompressed)
+			t := time.Now()
+			if err := decodeBlock(out, bytes.NewReader(x), int64(len(x)), "bench.xz", j); err != nil {
+				b.Fatal(err)
+			}
+			if d := time.Since(t); i == 0 || d < best[k] {
+				best[k] = d
+			}
+		}
+	}
+	var sum time.Duration
+	free := make([]time.Duration, runtime.GOMAXPROCS(0)) // when each worker is next free
+	for _, d := range best {
+		sum += d
+		w := 0
+		for k := range free {
+			if free[k] < free[w] {
+				w = k
+			}
+		}
+		free[w] += d
+	}
+	var crit time.Duration
+	for _, f := range free {
+		crit = max(crit, f)
+	}
+	b.ReportMetric(float64(sum)/1e6, "sum-ms")
+	b.ReportMetric(float64(crit)/1e6, "critical-path-ms")
+	b.ReportMetric(float64(len(jobs)), "blocks")
 }

@@ -399,8 +399,8 @@ type job struct {
 	err    error
 }
 
-// decodeParallel decodes the located blocks on workers goroutines and
-// writes them to w in order. At most workers+1 blocks are held at once
+// decodeParallel decodes the located blocks, at most workers at a time,
+// and writes them to w in order. At most workers+1 blocks are held at once
 // (being decoded or waiting to be written); on the first error no further
 // block starts and the error of the earliest failing block is returned.
 func decodeParallel(w io.Writer, r io.ReaderAt, size int64, name string, streams []stream, workers int) error {
@@ -410,7 +410,11 @@ func decodeParallel(w io.Writer, r io.ReaderAt, size int64, name string, streams
 			jobs = append(jobs, &job{si: si, bi: bi, check: s.check, b: b, done: make(chan struct{})})
 		}
 	}
+	// slots bounds the blocks held in memory; running bounds the blocks
+	// being decoded to one per core, so that blocks finish in order and the
+	// writer (hashing, writing) overlaps with the decoding of later ones.
 	slots := make(chan struct{}, workers+1)
+	running := make(chan struct{}, workers)
 	free := make(chan []byte, workers+1)
 	var stop atomic.Bool
 	quit := make(chan struct{})
@@ -441,6 +445,8 @@ func decodeParallel(w io.Writer, r io.ReaderAt, size int64, name string, streams
 			go func(j *job, buf []byte) {
 				defer wg.Done()
 				defer close(j.done)
+				running <- struct{}{}
+				defer func() { <-running }()
 				if int64(cap(buf)) < j.b.uncompressed {
 					buf = make([]byte, j.b.uncompressed)
 				}
