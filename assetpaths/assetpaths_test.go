@@ -385,3 +385,24 @@ func TestVerifyAgainstManifest(t *testing.T) {
 		t.Errorf("unknown asset: got %v", err)
 	}
 }
+
+// TestRunfilesUnderBazel runs only when Bazel linked in the rlocation paths
+// (go test leaves them empty): the real runfiles must hold the real assets,
+// found without any repository name in the code.
+func TestRunfilesUnderBazel(t *testing.T) {
+	if rlocationKernel == "" {
+		t.Skip("not built by Bazel: rlocation paths are empty")
+	}
+	p, err := FromRunfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvDir, "")
+	found, err := Find()
+	if err != nil || found != p {
+		t.Fatalf("Find() = %+v, %v; want the runfiles %+v", found, err, p)
+	}
+}

@@ -529,6 +529,10 @@ func TestPaths(t *testing.T) {
 	})
 	t.Run("falls back to the cache", func(t *testing.T) {
 		t.Setenv(assetpaths.EnvDir, "")
+		// Under Bazel the runfiles hold the assets; point the runfiles
+		// library at an empty tree so the fallback is exercised there too.
+		t.Setenv("RUNFILES_MANIFEST_FILE", "")
+		t.Setenv("RUNFILES_DIR", t.TempDir())
 		if _, err := assetpaths.Find(); !errors.Is(err, assetpaths.ErrNotFound) {
 			t.Skipf("assets found without the cache (runfiles?): %v", err)
 		}
