@@ -304,18 +304,23 @@ func cmdInfo(args []string, stdout io.Writer, stderr *os.File) int {
 	fmt.Fprintf(stdout, "supermachine-kernel %s\n", kernel.Version)
 	fmt.Fprintf(stdout, "assets: %s\n", kernel.EmbedKind())
 	for _, a := range m.Assets {
-		fmt.Fprintf(stdout, "\n%s (%s, %s, mode %s)\n", a.Name, a.Format, a.Arch, a.Mode)
-		fmt.Fprintf(stdout, "  size:       %d bytes (%s)\n", a.Raw.Size, mib(a.Raw.Size))
-		fmt.Fprintf(stdout, "  sha256:     %s\n", a.Raw.SHA256)
-		fmt.Fprintf(stdout, "  payload:    %s, %d bytes (%s), sha256 %s\n", a.XZFile, a.XZ.Size, mib(a.XZ.Size), a.XZ.SHA256)
-		fmt.Fprintf(stdout, "  compressed: %s %s %s\n", a.XZ.Tool, a.XZ.ToolVersion, a.XZ.Settings)
 		keys := make([]string, 0, len(a.Provenance))
+		w := len("compressed:")
 		for k := range a.Provenance {
 			keys = append(keys, k)
+			w = max(w, len(k)+1)
 		}
 		sort.Strings(keys)
+		line := func(label, format string, args ...any) {
+			fmt.Fprintf(stdout, "  %-*s %s\n", w, label+":", fmt.Sprintf(format, args...))
+		}
+		fmt.Fprintf(stdout, "\n%s (%s, %s, mode %s)\n", a.Name, a.Format, a.Arch, a.Mode)
+		line("size", "%d bytes (%s)", a.Raw.Size, mib(a.Raw.Size))
+		line("sha256", "%s", a.Raw.SHA256)
+		line("payload", "%s, %d bytes (%s), sha256 %s", a.XZFile, a.XZ.Size, mib(a.XZ.Size), a.XZ.SHA256)
+		line("compressed", "%s %s %s", a.XZ.Tool, a.XZ.ToolVersion, a.XZ.Settings)
 		for _, k := range keys {
-			fmt.Fprintf(stdout, "  %-11s %s\n", k+":", a.Provenance[k])
+			line(k, "%s", a.Provenance[k])
 		}
 	}
 	return 0
