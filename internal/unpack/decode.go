@@ -8,7 +8,6 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/ulikunitz/xz/lzma"
 )
@@ -404,58 +403,54 @@ type job struct {
 // (being decoded or waiting to be written); on the first error no further
 // block starts and the error of the earliest failing block is returned.
 func decodeParallel(w io.Writer, r io.ReaderAt, size int64, name string, streams []stream, workers int) error {
-	var jobs []*job
-	for si, s := range streams {
-		for bi, b := range s.blocks {
-			jobs = append(jobs, &job{si: si, bi: bi, check: s.check, b: b, done: make(chan struct{})})
-		}
-	}
-	// slots bounds the blocks held in memory; running bounds the blocks
+	// slots bounds the blocks held in memory (and the jobs in existence: an
+	// index may list millions of tiny blocks); running bounds the blocks
 	// being decoded to one per core, so that blocks finish in order and the
 	// writer (hashing, writing) overlaps with the decoding of later ones.
 	slots := make(chan struct{}, workers+1)
 	running := make(chan struct{}, workers)
+	order := make(chan *job, workers+1)
 	free := make(chan []byte, workers+1)
-	var stop atomic.Bool
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	defer func() {
-		stop.Store(true)
 		close(quit)
 		wg.Wait()
 	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for _, j := range jobs {
-			select {
-			case slots <- struct{}{}:
-			case <-quit:
-				return
-			}
-			if stop.Load() {
-				return
-			}
-			var buf []byte
-			select {
-			case buf = <-free:
-			default:
-			}
-			wg.Add(1)
-			go func(j *job, buf []byte) {
-				defer wg.Done()
-				defer close(j.done)
-				running <- struct{}{}
-				defer func() { <-running }()
-				if int64(cap(buf)) < j.b.uncompressed {
-					buf = make([]byte, j.b.uncompressed)
+		defer close(order)
+		for si, s := range streams {
+			for bi, b := range s.blocks {
+				select {
+				case slots <- struct{}{}:
+				case <-quit:
+					return
 				}
-				j.out = buf[:j.b.uncompressed]
-				j.err = decodeBlock(j.out, r, size, name, j)
-			}(j, buf)
+				j := &job{si: si, bi: bi, check: s.check, b: b, done: make(chan struct{})}
+				var buf []byte
+				select {
+				case buf = <-free:
+				default:
+				}
+				wg.Add(1)
+				go func(j *job, buf []byte) {
+					defer wg.Done()
+					defer close(j.done)
+					running <- struct{}{}
+					defer func() { <-running }()
+					if int64(cap(buf)) < j.b.uncompressed {
+						buf = make([]byte, j.b.uncompressed)
+					}
+					j.out = buf[:j.b.uncompressed]
+					j.err = decodeBlock(j.out, r, size, name, j)
+				}(j, buf)
+				order <- j // never blocks: order holds at most as many jobs as slots
+			}
 		}
 	}()
-	for _, j := range jobs {
+	for j := range order {
 		<-j.done
 		if j.err != nil {
 			return j.err

@@ -35,6 +35,7 @@ func TestRoundTrip(t *testing.T) {
 		{"many blocks crc32", big, compress(t, big, 100<<10, checkCRC32)},
 		{"many blocks sha256", big, compress(t, big, 128<<10, checkSHA256)},
 		{"many blocks no check", big, compress(t, big, 128<<10, checkNone)},
+		{"hundreds of tiny blocks", small, compress(t, small, 16, checkCRC32)},
 		{"uneven last block", big[:300001], compress(t, big[:300001], 64<<10, checkCRC64)},
 		{"multiple streams", concat(small, big), concat(compress(t, small, 0, checkCRC32), compress(t, big, 64<<10, checkCRC64))},
 		{"streams with padding", concat(big, small), concat(compress(t, big, 64<<10, checkCRC64), make([]byte, 8), compress(t, small, 1024, checkSHA256), make([]byte, 4))},
