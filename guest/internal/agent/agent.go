@@ -151,13 +151,15 @@ func (c *conn) finish(s *session, f agentproto.Frame) bool {
 		return false
 	}
 	s.finished = true
-	c.writeLocked(f)
-	c.wmu.Unlock()
+	// Free the id and the slot before the client can see the end: it may
+	// reuse both as soon as the frame arrives.
 	c.mu.Lock()
 	if c.sessions[s.id] == s {
 		delete(c.sessions, s.id)
 	}
 	c.mu.Unlock()
+	c.writeLocked(f)
+	c.wmu.Unlock()
 	s.stdin.shut()
 	return true
 }

@@ -115,6 +115,7 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func TestExec(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tests := []struct {
 		name           string
@@ -204,6 +205,7 @@ func TestExec(t *testing.T) {
 }
 
 func TestExecLargeStdinRoundTrip(t *testing.T) {
+	t.Parallel()
 	data := make([]byte, 5*agentproto.StdinWindow+12345) // several windows
 	rand.Read(data)
 	forEachTransport(t, func(t *testing.T, c *agentclient.Client) {
@@ -219,6 +221,7 @@ func TestExecLargeStdinRoundTrip(t *testing.T) {
 }
 
 func TestExecErrors(t *testing.T) {
+	t.Parallel()
 	forEachTransport(t, func(t *testing.T, c *agentclient.Client) {
 		_, err := c.Exec(ctxT(t), agentclient.Request{Argv: []string{"no-such-program-sm"}})
 		var re *agentclient.RemoteError
@@ -241,15 +244,16 @@ func TestExecErrors(t *testing.T) {
 }
 
 func TestExecContextCancel(t *testing.T) {
+	t.Parallel()
 	forEachTransport(t, func(t *testing.T, c *agentclient.Client) {
 		marker := filepath.Join(t.TempDir(), "survived")
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		_, err := c.Exec(ctx, agentclient.Request{Argv: []string{"sh", "-c", "sleep 1.5; touch " + marker}})
+		_, err := c.Exec(ctx, agentclient.Request{Argv: []string{"sh", "-c", "sleep 0.6; touch " + marker}})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 		}
-		if res, err := c.Exec(ctxT(t), agentclient.Request{Argv: []string{"sleep", "2"}}); err != nil || res.ExitCode != 0 {
+		if res, err := c.Exec(ctxT(t), agentclient.Request{Argv: []string{"sleep", "0.8"}}); err != nil || res.ExitCode != 0 {
 			t.Fatalf("after cancel: %+v, %v", res, err)
 		}
 		if _, err := os.Stat(marker); err == nil {
@@ -259,6 +263,7 @@ func TestExecContextCancel(t *testing.T) {
 }
 
 func TestConcurrentSessions(t *testing.T) {
+	t.Parallel()
 	const n = 40
 	forEachTransport(t, func(t *testing.T, c *agentclient.Client) {
 		var wg sync.WaitGroup
@@ -295,6 +300,7 @@ func TestConcurrentSessions(t *testing.T) {
 }
 
 func TestClientClose(t *testing.T) {
+	t.Parallel()
 	forEachTransport(t, func(t *testing.T, c *agentclient.Client) {
 		done := make(chan error, 1)
 		go func() {
@@ -318,15 +324,77 @@ func TestClientClose(t *testing.T) {
 }
 
 // rawPeer speaks frames directly, to send what agentclient never would.
+// Like a real client it reads all the time (from its first send on), so an
+// agent writing to it never blocks its writes; a rawPeer without r never
+// reads, to stall a stream on purpose.
 type rawPeer struct {
 	t    *testing.T
 	rw   io.ReadWriteCloser
 	r    *agentproto.Reader
 	seen map[uint32]*ending
+
+	once    sync.Once
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []agentproto.Frame
+	readErr error
+}
+
+func (p *rawPeer) startReading() {
+	p.once.Do(func() {
+		p.cond = sync.NewCond(&p.mu)
+		if p.r == nil {
+			return
+		}
+		go func() {
+			for {
+				f, err := p.r.Next()
+				p.mu.Lock()
+				if err != nil {
+					p.readErr = err
+				} else {
+					p.queue = append(p.queue, f)
+				}
+				p.cond.Broadcast()
+				p.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	})
+}
+
+// next returns the next frame the agent sent, waiting up to 20 seconds.
+func (p *rawPeer) next() (agentproto.Frame, error) {
+	p.startReading()
+	timedOut := false
+	timer := time.AfterFunc(20*time.Second, func() {
+		p.mu.Lock()
+		timedOut = true
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer timer.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.queue) == 0 && p.readErr == nil && !timedOut {
+		p.cond.Wait()
+	}
+	if len(p.queue) > 0 {
+		f := p.queue[0]
+		p.queue = p.queue[1:]
+		return f, nil
+	}
+	if timedOut {
+		return agentproto.Frame{}, errors.New("no frame from the agent for 20s")
+	}
+	return agentproto.Frame{}, p.readErr
 }
 
 func (p *rawPeer) send(kind agentproto.Kind, id uint32, payload []byte) {
 	p.t.Helper()
+	p.startReading()
 	if _, err := p.rw.Write(agentproto.Append(nil, agentproto.Frame{Kind: kind, Session: id, Payload: payload})); err != nil {
 		p.t.Fatalf("write: %v", err)
 	}
@@ -356,7 +424,7 @@ func (p *rawPeer) collect(ids ...uint32) map[uint32]*ending {
 		}
 	}
 	for left > 0 {
-		f, err := p.r.Next()
+		f, err := p.next()
 		if err != nil {
 			p.t.Fatalf("reading frames: %v", err)
 		}
@@ -387,6 +455,7 @@ type ending struct {
 }
 
 func TestMalformedFramesEndOnlyTheirSession(t *testing.T) {
+	t.Parallel()
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel()
@@ -452,12 +521,13 @@ func TestMalformedFramesEndOnlyTheirSession(t *testing.T) {
 }
 
 func TestStreamEndKillsSessions(t *testing.T) {
+	t.Parallel()
 	marker := filepath.Join(t.TempDir(), "survived")
 	a, b := net.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- newServer(t).ServeConn(context.Background(), a) }()
 	p := &rawPeer{t: t, rw: b, r: agentproto.NewReader(b, 0)}
-	p.open(1, agentproto.OpenRequest{Argv: []string{"sh", "-c", "sleep 1; touch " + marker}})
+	p.open(1, agentproto.OpenRequest{Argv: []string{"sh", "-c", "sleep 0.5; touch " + marker}})
 	time.Sleep(100 * time.Millisecond)
 	b.Close()
 	select {
@@ -468,7 +538,7 @@ func TestStreamEndKillsSessions(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("ServeConn did not return")
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("a session's process outlived its stream")
 	}
