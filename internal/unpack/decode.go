@@ -143,7 +143,8 @@ func locate(r io.ReaderAt, size int64) ([]stream, error) {
 		if err != nil {
 			return nil, err
 		}
-		blocks, err := parseIndex(idx)
+		// A block takes at least 8 bytes of the file (header, data, check).
+		blocks, err := parseIndex(idx, (indexStart-headerLen)/8)
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +325,7 @@ func decodeStream(w io.Writer, r io.ReaderAt, size int64, name string, limit int
 		if err != nil {
 			return trunc("the index")
 		}
-		got, err := parseIndex(idx)
+		got, err := parseIndex(idx, int64(len(recs)))
 		if err != nil {
 			return newErr(name, Corrupt, "stream %d: %w", si+1, err)
 		}

@@ -212,8 +212,9 @@ type stream struct {
 }
 
 // parseIndex decodes an index (starting with its 0x00 indicator and ending
-// with its CRC32) into block records.
-func parseIndex(p []byte) ([]block, error) {
+// with its CRC32) into block records. maxRecords bounds the count before
+// anything is allocated: the caller knows how many blocks can fit.
+func parseIndex(p []byte, maxRecords int64) ([]block, error) {
 	n := len(p)
 	if n < 8 || p[0] != 0 {
 		return nil, errors.New("index indicator missing")
@@ -228,8 +229,8 @@ func parseIndex(p []byte) ([]block, error) {
 	}
 	q = q[k:]
 	// Each record takes at least two bytes: bound the count before allocating.
-	if count > uint64(len(q)/2) {
-		return nil, errorf("index declares %d records in %d bytes", count, len(q))
+	if count > uint64(len(q)/2) || count > uint64(maxRecords) {
+		return nil, errorf("index declares %d records, more than fit (%d bytes of index, room for %d blocks)", count, len(q), maxRecords)
 	}
 	blocks := make([]block, count)
 	for i := range blocks {
