@@ -17,6 +17,11 @@ import (
 // bounded by a few blocks whatever the input says.
 const maxParallelBlock = 32 << 20
 
+// parallelMemBudget bounds what the parallel path holds at once (output
+// buffers and dictionaries): on a machine with many cores the number of
+// workers shrinks when blocks are large.
+const parallelMemBudget = 256 << 20
+
 // srcBufSize is the read buffer of the compressed input.
 const srcBufSize = 256 << 10
 
@@ -42,8 +47,10 @@ func Decode(dst io.Writer, src io.ReaderAt, srcSize int64, srcName string, want 
 // Bytes decodes src and returns the verified output.
 func Bytes(src []byte, srcName string, want Want) ([]byte, error) {
 	var buf bytes.Buffer
-	if want.Size > 0 && want.Size <= want.limit() {
-		buf.Grow(int(want.Size))
+	if want.Size > 0 {
+		// Size comes from a manifest, but preallocate no more than a
+		// sensible amount before the input has proved it is that large.
+		buf.Grow(int(min(want.Size, 256<<20)))
 	}
 	if err := Decode(&buf, bytes.NewReader(src), int64(len(src)), srcName, want); err != nil {
 		return nil, err
@@ -69,6 +76,15 @@ func decode(v *verifier, r io.ReaderAt, size int64, name string, workers int) er
 			if v.want.Size > 0 && total != v.want.Size {
 				return newErr(name, SizeMismatch, "the index declares %d bytes, want %d", total, v.want.Size)
 			}
+			var biggest int64
+			for _, s := range streams {
+				for _, b := range s.blocks {
+					biggest = max(biggest, b.uncompressed)
+				}
+			}
+			// Each worker holds an output buffer and a dictionary of at most
+			// the block's size; one more buffer waits to be written.
+			workers = int(min(int64(workers), max(1, parallelMemBudget/(2*max(biggest, 1))-1)))
 			return decodeParallel(v, r, size, name, streams, workers)
 		}
 	}
