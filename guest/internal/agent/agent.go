@@ -355,6 +355,11 @@ func (s *session) kill(sig syscall.Signal) {
 
 func (s *session) wait() {
 	err := s.cmd.Wait()
+	// The session owns its process group: what the command left running
+	// there (background jobs) ends with it rather than leaking. The group
+	// id stays reserved while any member lives, so this cannot hit a
+	// stranger.
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	s.pmu.Lock()
 	s.pid = 0
 	timedOut := s.timedOut
