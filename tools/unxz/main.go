@@ -78,7 +78,10 @@ func run(args []string, stderr io.Writer) error {
 	}
 	err = decode(*src, *out, unpack.Want{Size: *size, SHA256: *sum, Mode: os.FileMode(perm)})
 	if err != nil {
-		if fi, serr := os.Lstat(*out); serr == nil && fi.Mode().IsRegular() {
+		// Remove a stale OUT, but never the input itself (--out naming --src).
+		fo, oerr := os.Lstat(*out)
+		fs, serr := os.Stat(*src)
+		if oerr == nil && fo.Mode().IsRegular() && (serr != nil || !os.SameFile(fo, fs)) {
 			os.Remove(*out)
 		}
 	}

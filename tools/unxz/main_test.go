@@ -168,6 +168,19 @@ func TestFailures(t *testing.T) {
 	}
 }
 
+func TestFailureKeepsSrcNamedAsOut(t *testing.T) {
+	_, x := payload(t)
+	x[len(x)/2] ^= 0xff
+	src := filepath.Join(t.TempDir(), "in.xz")
+	os.WriteFile(src, x, 0o644)
+	if _, code := runUnxz(t, "--src", src, "--out", src); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if got, err := os.ReadFile(src); err != nil || !bytes.Equal(got, x) {
+		t.Fatalf("the input was removed or changed (%v)", err)
+	}
+}
+
 func TestDeterministic(t *testing.T) {
 	raw, x := payload(t)
 	dir := t.TempDir()
