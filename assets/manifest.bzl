@@ -26,10 +26,10 @@ ASSETS = {
     },
     "supermachine-agent": {
         "xz_file": "supermachine-agent.xz",
-        "xz_size": 889176,
-        "xz_sha256": "1e3381448998d4c8d0a542b88a4857e9930926866e916473209444873c6ab7a9",
+        "xz_size": 889164,
+        "xz_sha256": "41fd17e912ec0fb1400540e0a9f50cb7189909faad8a874dfb329ac85ac3ba5b",
         "size": 2949246,
-        "sha256": "38f9d6d60db4e873fe83036bd8e8f4d678b5a4d1472740a389cd0386b1d09922",
+        "sha256": "330e9894cec1a12f98bbfbee65e5c552f5a8dfdda6cfc13620921f046cce8811",
         "mode": "0755",
         "arch": "aarch64",
         "format": "elf-static-aarch64",

@@ -23,5 +23,5 @@ const (
 	// SupermachineAgentLen is the exact size in bytes of the decompressed supermachine-agent (elf-static-aarch64, aarch64).
 	SupermachineAgentLen = 2949246
 	// SupermachineAgentSHA256 is the lower-case hex sha256 of the decompressed supermachine-agent.
-	SupermachineAgentSHA256 = "38f9d6d60db4e873fe83036bd8e8f4d678b5a4d1472740a389cd0386b1d09922"
+	SupermachineAgentSHA256 = "330e9894cec1a12f98bbfbee65e5c552f5a8dfdda6cfc13620921f046cce8811"
 )
