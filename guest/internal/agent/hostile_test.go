@@ -479,13 +479,6 @@ func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); re
 // after the output grace period instead of waiting for the background
 // process, and that process does not outlive the session.
 func TestBackgroundProcessAfterExit(t *testing.T) {
-	if os.Getenv("AGENT_TEST_BACKGROUND") == "" {
-		// Known gap, reported to the agent's owner: Server.wait reaps the
-		// leader but never signals its process group, so a background
-		// process started by a command that exited normally keeps running
-		// after EXIT. Fix: kill(-pgid, SIGKILL) once the leader is reaped.
-		t.Skip("known gap: background processes outlive a normally exiting session; AGENT_TEST_BACKGROUND=1 runs this")
-	}
 	noLeaks(t)
 	sock := listen(t, hostileServer(t))
 	c := agentclient.New(dial(t, sock))
