@@ -699,6 +699,11 @@ func TestCorruptionCampaign(t *testing.T) {
 	if *campaignFull {
 		args = append(args, "-campaign.full")
 	}
+	if deadline, ok := t.Deadline(); ok {
+		// The child inherits what is left of this test's time limit
+		// (-timeout), not the default ten minutes.
+		args = append(args, "-test.timeout="+time.Until(deadline).Round(time.Second).String())
+	}
 	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), campaignChildEnv+"=1")
 	var out bytes.Buffer
