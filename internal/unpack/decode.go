@@ -113,7 +113,7 @@ func parallelizable(streams []stream) bool {
 // path describe it.
 func locate(r io.ReaderAt, size int64) ([]stream, error) {
 	if size%4 != 0 {
-		return nil, errors.New("size is not a multiple of four")
+		return nil, errorf("size %d is not a multiple of four (truncated or trailing data)", size)
 	}
 	var streams []stream
 	end := size
@@ -141,10 +141,10 @@ func locate(r io.ReaderAt, size int64) ([]stream, error) {
 			return nil, err
 		}
 		if !bytes.Equal(f[10:12], footerMagic) {
-			return nil, errors.New("no stream footer")
+			return nil, errors.New("truncated or trailing data: no stream footer at the end")
 		}
 		if crc32.ChecksumIEEE(f[4:10]) != binary.LittleEndian.Uint32(f[0:4]) {
-			return nil, errors.New("stream footer CRC32 mismatch")
+			return nil, errors.New("corrupt stream footer (CRC32 mismatch)")
 		}
 		check, err := parseStreamFlags(f[8:10])
 		if err != nil {
@@ -188,7 +188,7 @@ func locate(r io.ReaderAt, size int64) ([]stream, error) {
 			blocks[i].offset = off
 			off += (blocks[i].unpadded + 3) &^ 3
 		}
-		streams = append([]stream{{offset: start, check: check, blocks: blocks}}, streams...)
+		streams = append([]stream{{offset: start, size: end - start, check: check, blocks: blocks}}, streams...)
 		end = start
 	}
 	if len(streams) == 0 {
@@ -485,29 +485,42 @@ func decodeParallel(w io.Writer, r io.ReaderAt, size int64, name string, streams
 	return nil
 }
 
-// decodeBlock decodes one located block into out, which has exactly the
-// size the index declares, and verifies header, sizes, padding and check.
-func decodeBlock(out []byte, r io.ReaderAt, size int64, name string, j *job) error {
-	p, err := readAt(r, j.b.offset, 1, size)
+// readBlockHeader reads and parses the header of block b, located through
+// the index of a stream with check type check, and checks that the index
+// leaves room for it and for some compressed data. The Kind classifies the
+// error as parseBlockHeader's does (IO for a failed read).
+func readBlockHeader(r io.ReaderAt, size int64, b block, check byte) (blockHeader, Kind, error) {
+	p, err := readAt(r, b.offset, 1, size)
 	if err != nil {
-		return blockErr(name, IO, j.si, j.bi, err)
+		return blockHeader{}, IO, err
 	}
 	hsize := (int64(p[0]) + 1) * 4
-	if p[0] == 0 || hsize >= j.b.unpadded {
-		return blockErr(name, Corrupt, j.si, j.bi, errors.New("block header does not fit the index"))
+	if p[0] == 0 || hsize >= b.unpadded {
+		return blockHeader{}, Corrupt, errors.New("block header does not fit the index")
 	}
-	hp, err := readAt(r, j.b.offset, hsize, size)
+	hp, err := readAt(r, b.offset, hsize, size)
 	if err != nil {
-		return blockErr(name, IO, j.si, j.bi, err)
+		return blockHeader{}, IO, err
 	}
 	h, kind, err := parseBlockHeader(hp)
 	if err != nil {
+		return h, kind, err
+	}
+	if b.unpadded-hsize-int64(checkSize(check)) <= 0 {
+		return h, Corrupt, errors.New("index leaves no room for compressed data")
+	}
+	return h, 0, nil
+}
+
+// decodeBlock decodes one located block into out, which has exactly the
+// size the index declares, and verifies header, sizes, padding and check.
+func decodeBlock(out []byte, r io.ReaderAt, size int64, name string, j *job) error {
+	h, kind, err := readBlockHeader(r, size, j.b, j.check)
+	if err != nil {
 		return blockErr(name, kind, j.si, j.bi, err)
 	}
+	hsize := h.size
 	csize := j.b.unpadded - hsize - int64(checkSize(j.check))
-	if csize <= 0 {
-		return blockErr(name, Corrupt, j.si, j.bi, errors.New("index leaves no room for compressed data"))
-	}
 	if h.compressed >= 0 && h.compressed != csize {
 		return blockErr(name, Corrupt, j.si, j.bi, errorf("header says %d compressed bytes, index %d", h.compressed, csize))
 	}

@@ -24,12 +24,21 @@ var (
 	footerMagic = []byte{'Y', 'Z'}
 )
 
-// Check types (stream flags, low nibble of the second byte).
+// Check types (stream flags, low nibble of the second byte), as
+// Stream.Check reports them.
 const (
-	checkNone   = 0x00
-	checkCRC32  = 0x01
-	checkCRC64  = 0x04
-	checkSHA256 = 0x0a
+	CheckNone   byte = 0x00
+	CheckCRC32  byte = 0x01
+	CheckCRC64  byte = 0x04
+	CheckSHA256 byte = 0x0a
+)
+
+// Short names used throughout the package and its tests.
+const (
+	checkNone   = CheckNone
+	checkCRC32  = CheckCRC32
+	checkCRC64  = CheckCRC64
+	checkSHA256 = CheckSHA256
 )
 
 // checkSize returns the size of a block's check field for check type t, as
@@ -82,7 +91,7 @@ func parseStreamHeader(p []byte) (byte, error) {
 		return 0, errBadMagic
 	}
 	if crc32.ChecksumIEEE(p[6:8]) != binary.LittleEndian.Uint32(p[8:12]) {
-		return 0, errors.New("stream header CRC32 mismatch")
+		return 0, errors.New("corrupt stream header (CRC32 mismatch)")
 	}
 	return parseStreamFlags(p[6:8])
 }
@@ -142,7 +151,7 @@ func parseBlockHeader(p []byte) (blockHeader, Kind, error) {
 	n := len(p)
 	h := blockHeader{size: int64(n), compressed: -1, uncompressed: -1}
 	if crc32.ChecksumIEEE(p[:n-4]) != binary.LittleEndian.Uint32(p[n-4:]) {
-		return h, Corrupt, errors.New("block header CRC32 mismatch")
+		return h, Corrupt, errors.New("corrupt block header (CRC32 mismatch)")
 	}
 	flags := p[1]
 	if flags&0x3c != 0 {
@@ -181,7 +190,7 @@ func parseBlockHeader(p []byte) (blockHeader, Kind, error) {
 		props := q[:psize]
 		q = q[psize:]
 		if id != filterLZMA2 {
-			return h, Unsupported, errorf("filter %#x (%s): only LZMA2 payloads are supported, recompress without BCJ/delta filters", id, filterName(id))
+			return h, Unsupported, errorf("filter %#x (%s): only LZMA2 (0x21) alone is supported; recompress without BCJ/delta filters", id, filterName(id))
 		}
 		if i != nfilters-1 {
 			return h, Corrupt, errors.New("LZMA2 is not the last filter")
@@ -207,6 +216,7 @@ func parseBlockHeader(p []byte) (blockHeader, Kind, error) {
 // stream is one xz stream located from its footer and index.
 type stream struct {
 	offset int64 // of the stream header
+	size   int64 // header to footer, without the stream padding after it
 	check  byte
 	blocks []block
 }
