@@ -3,12 +3,14 @@ package format
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/supermachine/supermachine_kernel/internal/unpack"
 	"github.com/ulikunitz/xz"
 )
 
@@ -88,6 +90,30 @@ func TestCheckXZ(t *testing.T) {
 			n, err := io.Copy(io.Discard, r)
 			if err != nil || n != info.UncompressedSize {
 				t.Fatalf("ulikunitz decoded %d bytes (err %v), headers say %d", n, err, info.UncompressedSize)
+			}
+		})
+	}
+}
+
+// Container errors come from the decoder's own parser and keep its typed
+// error, so callers can tell corrupt from unsupported input.
+func TestCheckXZParserErrorKinds(t *testing.T) {
+	good := readFixture(t, "blocks.xz")
+	tests := []struct {
+		name string
+		data []byte
+		kind unpack.Kind
+	}{
+		{"BCJ filter", readFixture(t, "bcj.xz"), unpack.Unsupported},
+		{"tiny", good[:10], unpack.Truncated},
+		{"corrupt index", func() []byte { d := bytes.Clone(good); d[len(d)-14] ^= 0x40; return d }(), unpack.Corrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := CheckXZ("p.xz", tt.data)
+			var e *unpack.Error
+			if !errors.As(err, &e) || e.Kind != tt.kind || e.File != "p.xz" {
+				t.Fatalf("err = %v, want an *unpack.Error of kind %v for p.xz in the chain", err, tt.kind)
 			}
 		})
 	}
