@@ -6,12 +6,9 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/supermachine/supermachine_kernel/internal/unpack"
 )
 
 // Paths of the generated copies of the manifest, relative to the repository
@@ -62,24 +59,6 @@ func Generate(m *Manifest) ([]GeneratedFile, error) {
 		out = append(out, GeneratedFile{Path: g.path, Data: b})
 	}
 	return out, nil
-}
-
-// WriteGenerated writes every generated copy of m under repoRoot. Each file
-// is replaced atomically (temporary file in the same directory, then rename)
-// with mode 0644, so a reader never sees half a file. Nothing is written if
-// any copy fails to generate.
-func WriteGenerated(repoRoot string, m *Manifest) error {
-	files, err := Generate(m)
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		dest := filepath.Join(repoRoot, filepath.FromSlash(f.Path))
-		if err := unpack.Copy(dest, f.Data, unpack.Want{Size: int64(len(f.Data)), Mode: 0o644}); err != nil {
-			return fmt.Errorf("writing generated %s: %w", dest, err)
-		}
-	}
-	return nil
 }
 
 // GenerateEmbedded returns internal/manifest/embedded_gen.go: the manifest as

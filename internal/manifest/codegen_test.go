@@ -2,11 +2,9 @@ package manifest
 
 import (
 	"bytes"
-	"errors"
 	"go/format"
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -213,57 +211,6 @@ func TestStarlarkString(t *testing.T) {
 			t.Errorf("starlarkString(%q) = %q, %v; want %q, ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
-}
-
-func TestWriteGenerated(t *testing.T) {
-	m := fixture()
-	t.Run("missing directories name the file", func(t *testing.T) {
-		root := t.TempDir()
-		err := WriteGenerated(root, m)
-		if err == nil || !strings.Contains(err.Error(), filepath.Join(root, EmbeddedGenPath)) || !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("got %v, want a not-exist error naming %s", err, EmbeddedGenPath)
-		}
-	})
-	t.Run("writes every file, mode 0644, idempotent", func(t *testing.T) {
-		root := t.TempDir()
-		for _, d := range []string{"internal/manifest", "kernel", "assets"} {
-			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// A stale, read-only file must be replaced, not appended to.
-		stale := filepath.Join(root, KernelGenPath)
-		if err := os.WriteFile(stale, []byte("stale and much longer than nothing"), 0o444); err != nil {
-			t.Fatal(err)
-		}
-		files, err := Generate(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for round := 0; round < 2; round++ {
-			if err := WriteGenerated(root, m); err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range files {
-				p := filepath.Join(root, f.Path)
-				got, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got, f.Data) {
-					t.Errorf("round %d: %s differs from Generate's output", round, f.Path)
-				}
-				fi, _ := os.Stat(p)
-				if fi.Mode().Perm() != 0o644 {
-					t.Errorf("%s has mode %v, want 0644", f.Path, fi.Mode().Perm())
-				}
-			}
-			leftovers, _ := filepath.Glob(filepath.Join(root, "*", ".*tmp*"))
-			if len(leftovers) > 0 {
-				t.Errorf("temporary files left behind: %v", leftovers)
-			}
-		}
-	})
 }
 
 // TestGeneratedCopiesMatchManifest is the drift test: every generated copy in

@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/supermachine/supermachine_kernel/internal/manifest"
+	"github.com/supermachine/supermachine_kernel/internal/manifest/codegen"
 	"github.com/supermachine/supermachine_kernel/internal/unpack"
 )
 
@@ -196,7 +197,7 @@ func run(o *options, log *os.File) error {
 		fmt.Fprintf(log, "bake: NOT regenerating the manifest's Go/Starlark copies: %s not baked yet (the copies need all three assets)\n", strings.Join(missing, ", "))
 		return nil
 	}
-	if err := manifest.WriteGenerated(o.root, m); err != nil {
+	if err := codegen.Write(o.root, m); err != nil {
 		return fmt.Errorf("regenerating the manifest's copies: %w", err)
 	}
 	fmt.Fprintf(log, "bake: regenerated %s, %s, %s\n", manifest.EmbeddedGenPath, manifest.KernelGenPath, manifest.BzlGenPath)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/supermachine/supermachine_kernel/internal/manifest"
+	"github.com/supermachine/supermachine_kernel/internal/manifest/codegen"
 )
 
 func main() {
@@ -36,7 +37,7 @@ func run(root string, check bool) error {
 		return fmt.Errorf("%s: %w", src, err)
 	}
 	if !check {
-		return manifest.WriteGenerated(root, m)
+		return codegen.Write(root, m)
 	}
 	files, err := manifest.Generate(m)
 	if err != nil {
