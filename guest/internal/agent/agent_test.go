@@ -32,21 +32,7 @@ type transport struct {
 
 var transports = []transport{
 	{"unix-socket", func(t *testing.T, srv *Server) io.ReadWriteCloser {
-		sock := filepath.Join(t.TempDir(), "agent.sock")
-		l, err := net.Listen("unix", sock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ctx, l) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; !errors.Is(err, context.Canceled) {
-				t.Errorf("Serve returned %v, want context.Canceled", err)
-			}
-		})
-		c, err := net.Dial("unix", sock)
+		c, err := net.Dial("unix", listen(t, srv))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,23 +44,62 @@ var transports = []transport{
 		return b
 	}},
 	{"socketpair", func(t *testing.T, srv *Server) io.ReadWriteCloser {
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		agentEnd, peer := socketPair(t)
+		serveConn(t, srv, agentEnd)
+		return peer
+	}},
+}
+
+// listen serves srv on a unix socket until the test ends and returns the
+// socket's path; Serve must then return context.Canceled, promptly.
+func listen(t *testing.T, srv *Server) string {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Serve returned %v, want context.Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Serve did not return after its context was cancelled")
+		}
+	})
+	return sock
+}
+
+// socketPair returns the agent's end and the peer's end of a unix stream,
+// both close-on-exec (or the commands run would hold it open). ForkLock
+// keeps a command started meanwhile from inheriting them before the flag
+// is set, as the net package does where SOCK_CLOEXEC is missing.
+func socketPair(t *testing.T) (net.Conn, *net.UnixConn) {
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), fmt.Sprintf("socketpair-%d", i))
+		cs[i], err = net.FileConn(f)
+		f.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		conns := make([]net.Conn, 2)
-		for i, fd := range fds {
-			syscall.CloseOnExec(fd) // or the commands run would hold the stream open
-			f := os.NewFile(uintptr(fd), fmt.Sprintf("socketpair-%d", i))
-			conns[i], err = net.FileConn(f)
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		serveConn(t, srv, conns[0])
-		return conns[1]
-	}},
+	}
+	return cs[0], cs[1].(*net.UnixConn)
 }
 
 func serveConn(t *testing.T, srv *Server, rw io.ReadWriteCloser) {

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -127,30 +126,6 @@ func hostileServer(t *testing.T) *Server {
 	return &Server{Logf: t.Logf, MaxSessions: 4, OutputGrace: 200 * time.Millisecond}
 }
 
-// listen serves srv on a unix socket until the test ends.
-func listen(t *testing.T, srv *Server) string {
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("Serve returned %v, want context.Canceled", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after its context was cancelled")
-		}
-	})
-	return sock
-}
-
 func dial(t *testing.T, sock string) *net.UnixConn {
 	c, err := net.Dial("unix", sock)
 	if err != nil {
@@ -158,25 +133,6 @@ func dial(t *testing.T, sock string) *net.UnixConn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c.(*net.UnixConn)
-}
-
-// socketPair returns the agent's end and the peer's end of a unix stream,
-// both close-on-exec (or the commands run would hold it open).
-func socketPair(t *testing.T) (net.Conn, *net.UnixConn) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cs [2]net.Conn
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		cs[i], err = net.FileConn(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cs[0], cs[1].(*net.UnixConn)
 }
 
 // waitFor polls cond for up to limit.
