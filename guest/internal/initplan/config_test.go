@@ -35,18 +35,7 @@ func TestParseImageConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseImageConfig("/image/config.json", []byte(tt.doc))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "/image/config.json") {
-					t.Fatalf("err = %v, want one naming the file and containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.wantErr, "/image/config.json")
 		})
 	}
 }
@@ -119,18 +108,32 @@ func TestResolve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Resolve(tt.cfg, &tt.ov)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.wantErr)
 		})
+	}
+}
+
+// checkResult compares a call's result with its table row: when wantErr is
+// set, err must contain it and every string in names (what the message must
+// name, such as the file); otherwise err must be nil and got must equal
+// want.
+func checkResult[T any](t *testing.T, got T, err error, want T, wantErr string, names ...string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one containing %q", err, wantErr)
+		}
+		for _, n := range names {
+			if !strings.Contains(err.Error(), n) {
+				t.Fatalf("err = %v, want one naming %q", err, n)
+			}
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }

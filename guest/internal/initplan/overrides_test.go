@@ -2,7 +2,6 @@ package initplan
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -55,18 +54,7 @@ func TestParseOverrides(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseOverrides(tt.env)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "kernel command line") {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.wantErr, "kernel command line")
 		})
 	}
 }

@@ -1,8 +1,6 @@
 package initplan
 
 import (
-	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -46,18 +44,7 @@ func TestResolveUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
 			got, err := ResolveUser(tt.spec, []byte(tt.passwd), []byte(group))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 }
