@@ -68,43 +68,41 @@ func reportRatio(b *testing.B, ref time.Duration) {
 	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(ref), "x-vs-ulikunitz")
 }
 
-// BenchmarkDecode is the production path (parallel when the file has
-// several blocks).
-func BenchmarkDecode(b *testing.B) {
+// benchDecoder times decodeOnce over the shared input and reports its ratio
+// to the reference run.
+func benchDecoder(b *testing.B, decodeOnce func(x []byte, raw int64)) {
 	x, raw, ref := benchXZ(b)
 	b.SetBytes(raw)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		decodeOnce(x, raw)
+	}
+	reportRatio(b, ref)
+}
+
+// BenchmarkDecode is the production path (parallel when the file has
+// several blocks).
+func BenchmarkDecode(b *testing.B) {
+	benchDecoder(b, func(x []byte, raw int64) {
 		if err := Decode(io.Discard, bytes.NewReader(x), int64(len(x)), "bench.xz", Want{Size: raw}); err != nil {
 			b.Fatal(err)
 		}
-	}
-	reportRatio(b, ref)
+	})
 }
 
 // BenchmarkDecodeStream is the single-threaded streaming path.
 func BenchmarkDecodeStream(b *testing.B) {
-	x, raw, ref := benchXZ(b)
-	b.SetBytes(raw)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	benchDecoder(b, func(x []byte, raw int64) {
 		v := newVerifier(io.Discard, "bench.xz", Want{Size: raw})
 		if err := decode(v, bytes.NewReader(x), int64(len(x)), "bench.xz", 1); err != nil {
 			b.Fatal(err)
 		}
-	}
-	reportRatio(b, ref)
+	})
 }
 
 // BenchmarkReference is ulikunitz's reader through a bufio.Reader.
 func BenchmarkReference(b *testing.B) {
-	x, raw, ref := benchXZ(b)
-	b.SetBytes(raw)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		referenceDecode(b, x)
-	}
-	reportRatio(b, ref)
+	benchDecoder(b, func(x []byte, _ int64) { referenceDecode(b, x) })
 }
 
 // BenchmarkCopy measures Copy (temp file, fsync, chmod, rename) against a
