@@ -29,12 +29,12 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 t0=$(now)
 bz build "${flags[@]}" //:kernel >"$work/cold.log" 2>&1 || { cat "$work/cold.log"; exit 1; }
 t1=$(now)
-cold_procs="$(grep -o '[0-9]* processes\?:.*' "$work/cold.log" | tail -1)"
+cold_procs="$(grep -o '[0-9]* process\(es\)\?:.*' "$work/cold.log" | tail -1)"
 
 t2=$(now)
 bz build "${flags[@]}" //:kernel >"$work/noop.log" 2>&1
 t3=$(now)
-noop_procs="$(grep -o '[0-9]* processes\?:.*' "$work/noop.log" | tail -1)"
+noop_procs="$(grep -o '[0-9]* process\(es\)\?:.*' "$work/noop.log" | tail -1)"
 case "$noop_procs" in
 "1 process: 1 internal.") ;;
 *) echo "bazel-costs: the no-op rebuild ran actions: $noop_procs" >&2; exit 1 ;;
@@ -60,6 +60,7 @@ PY
 )
 
 helper="$(bz cquery --output=files //tools/bench/benchhelper 2>/dev/null | head -1)"
+mkdir -p "$work/x"
 first_ms="$("$helper" extract 1 "$work/x" | awk '$1 == "first_bytes_ms" { print $2 }')"
 
 mib() { awk -v n="$1" 'BEGIN { printf "%.1f MiB", n / 1048576 }'; }
