@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/ulikunitz/xz/lzma"
@@ -188,12 +189,16 @@ func locate(r io.ReaderAt, size int64) ([]stream, error) {
 			blocks[i].offset = off
 			off += (blocks[i].unpadded + 3) &^ 3
 		}
-		streams = append([]stream{{offset: start, size: end - start, check: check, blocks: blocks}}, streams...)
+		// Appended back to front and reversed once at the end: prepending
+		// copied the whole list for every stream, quadratic in a file made
+		// of many tiny streams.
+		streams = append(streams, stream{offset: start, size: end - start, check: check, blocks: blocks})
 		end = start
 	}
 	if len(streams) == 0 {
 		return nil, errors.New("no stream")
 	}
+	slices.Reverse(streams)
 	return streams, nil
 }
 
