@@ -39,6 +39,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -200,7 +201,7 @@ func cmdExtract(args []string, stderr *os.File) int {
 	}
 	bar := newProgress(stderr, show, total)
 	for _, e := range extractors {
-		if !contains(names, e.name) {
+		if !slices.Contains(names, e.name) {
 			continue
 		}
 		bar.start(e.name, sizes[e.name])
@@ -215,14 +216,6 @@ func cmdExtract(args []string, stderr *os.File) int {
 	return 0
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 func cmdVerify(args []string, stdout io.Writer, stderr *os.File) int {
 	fs := newFlagSet("verify", stderr)
