@@ -216,7 +216,6 @@ func cmdExtract(args []string, stderr *os.File) int {
 	return 0
 }
 
-
 func cmdVerify(args []string, stdout io.Writer, stderr *os.File) int {
 	fs := newFlagSet("verify", stderr)
 	only := fs.String("only", "", "verify only these assets (comma-separated)")
